@@ -1,0 +1,36 @@
+import { FleetError } from '../errors.js';
+
+/** A small client of the daemon's API for the CLI verbs that talk to a running daemon. */
+export class ApiClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new FleetError('internal', `cannot reach the fleetcd daemon at ${this.baseUrl}: ${(error as Error).cause ?? error}`);
+    }
+    const payload = (await response.json().catch(() => ({}))) as T & { error?: string };
+    if (!response.ok) throw new FleetError('internal', `${method} ${path}: ${response.status} ${payload.error ?? ''}`.trim());
+    return payload;
+  }
+}

@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { readSecretFile, type Config } from './config/index.js';
+import { messageOf } from './errors.js';
+import type { Logger } from './log.js';
+import { buildApi } from './api/server.js';
+import { Fleet } from './reconcile/fleet.js';
+import { GitSource } from './source/index.js';
+import { openDatabase } from './store/db.js';
+import { RunStore } from './store/runs.js';
+
+export type Daemon = { address: string; stop: () => Promise<void> };
+
+/**
+ * Wire-up only: open the record, mark what a dead predecessor left running, start the source watcher and
+ * the reconciler, then the API. Every input problem (config, token file) surfaces before anything starts.
+ */
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const token = config.api.tokenFile ? readSecretFile(config.api.tokenFile, 'api.tokenFile') : undefined;
+  const db = openDatabase(join(config.stateDir, 'fleetcd.db'));
+  const store = new RunStore(db);
+  const interrupted = store.markInterrupted();
+  if (interrupted > 0) log.warn({ runs: interrupted }, 'marked runs of a previous daemon as interrupted');
+
+  const fleet = new Fleet(config, store, log);
+  const api = buildApi({ fleet, log, stateDir: config.stateDir, token });
+  const address = await api.listen({ host: config.api.host, port: config.api.port });
+  log.info({ address, stateDir: config.stateDir }, 'fleetcd API listening');
+  fleet.watch(new GitSource(config.repository, config.stateDir));
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info({ graceMs: config.reconcile.shutdownGraceMs }, 'stopping: no new runs; waiting for running ones');
+      await fleet.stop(config.reconcile.shutdownGraceMs);
+      await api.close().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'API close failed'));
+      db.close();
+      log.info('stopped');
+    })());
+  return { address, stop };
+}

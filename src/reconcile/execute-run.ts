@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import { readSecretFile } from '../config/index.js';
+import { messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { toHostRecaps, toTaskResult, type Runner, type AnsibleEvent } from '../runner/index.js';
+import type { RunStore } from '../store/runs.js';
+import type { HostRecap, RunSummary } from '../store/types.js';
+import type { Revision } from '../source/index.js';
+import { runErrorOf, runStatusOf } from './decide.js';
+import type { Target } from './targets.js';
+
+export type RunContext = {
+  config: Config;
+  store: RunStore;
+  runner: Runner;
+  log: Logger;
+};
+
+/** Where a run's plain Ansible output is kept. */
+export function runLogFile(stateDir: string, runId: number): string {
+  return join(stateDir, 'logs', `run-${runId}.log`);
+}
+
+/**
+ * Executes one recorded run: marks it running, streams each task result into the store as it arrives,
+ * and writes the final status and recap once at the end. Never throws: whatever goes wrong is the run's
+ * recorded outcome.
+ */
+export async function executeRun(
+  ctx: RunContext,
+  run: { id: number; target: Target; revision: Revision; check: boolean; limit?: string; signal?: AbortSignal },
+): Promise<RunSummary> {
+  const { store, config } = ctx;
+  const { target, revision } = run;
+  store.start(run.id, revision.sha, run.limit ?? target.overrides.limit ?? null);
+  if (target.problem || !target.inventory) {
+    store.finish(run.id, { status: 'failed', exitCode: null, error: target.problem ?? 'no inventory', hosts: new Map() });
+    return store.get(run.id)!;
+  }
+  const tally = new Map<string, HostRecap>();
+  let stats: Map<string, HostRecap> | undefined;
+  const onEvent = (event: AnsibleEvent): void => {
+    if (event.event === 'stats') {
+      stats = toHostRecaps(event);
+      return;
+    }
+    const result = toTaskResult(event);
+    if (!result) return;
+    store.addTask(run.id, result);
+    countInto(tally, result.host, result.status);
+  };
+  const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;
+  mkdirSync(join(config.stateDir, 'logs'), { recursive: true });
+  try {
+    const outcome = await ctx.runner.run(
+      {
+        cwd: revision.root,
+        inventory: target.inventory,
+        playbook: target.playbook,
+        check: run.check,
+        limit: run.limit ?? target.overrides.limit,
+        tags: target.overrides.tags,
+        skipTags: target.overrides.skipTags,
+        forks: target.overrides.forks,
+        become: target.overrides.become,
+        extraVars: target.overrides.extraVars,
+        vaultPasswordFile: config.ansible.vaultPasswordFile,
+        vaultIds: config.ansible.vaultIds,
+        privateKeyFile: config.ansible.sshKeyFile,
+      },
+      {
+        group: target.name,
+        logFile: runLogFile(config.stateDir, run.id),
+        timeoutMs,
+        signal: run.signal,
+        secretVars: readSecretVars(target),
+        onEvent,
+      },
+    );
+    const status = runStatusOf(outcome, run.signal?.reason);
+    const error = runErrorOf(outcome, status, timeoutMs);
+    store.finish(run.id, { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally });
+  } catch (error) {
+    ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'run could not execute');
+    store.finish(run.id, { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally });
+  }
+  return store.get(run.id)!;
+}
+
+function readSecretVars(target: Target): Record<string, string> | undefined {
+  const files = target.overrides.secretVars;
+  if (!files) return undefined;
+  const values: Record<string, string> = {};
+  for (const [name, file] of Object.entries(files)) {
+    values[name] = readSecretFile(file, `targets.${target.name}.secretVars.${name}`);
+  }
+  return values;
+}
+
+/** A recap built from task results, for runs that ended before Ansible printed its own. */
+function countInto(tally: Map<string, HostRecap>, host: string, status: string): void {
+  const recap = tally.get(host) ?? { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 };
+  if (status === 'ok') recap.ok += 1;
+  if (status === 'changed') {
+    recap.ok += 1;
+    recap.changed += 1;
+  }
+  if (status === 'failed') recap.failed += 1;
+  if (status === 'unreachable') recap.unreachable += 1;
+  if (status === 'skipped') recap.skipped += 1;
+  tally.set(host, recap);
+}

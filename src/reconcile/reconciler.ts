@@ -1,0 +1,234 @@
+import PQueue from 'p-queue';
+import type { Config } from '../config/index.js';
+import { FleetError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Runner } from '../runner/index.js';
+import type { Revision } from '../source/index.js';
+import type { RunStore } from '../store/runs.js';
+import type { RunSummary, Trigger } from '../store/types.js';
+import { decideApply } from './decide.js';
+import { executeRun } from './execute-run.js';
+import { resolveTargets, type Target } from './targets.js';
+
+export type ReconcileRequest = {
+  trigger: Trigger;
+  /** `check` never applies; `apply` applies whatever the target's mode; unset follows the mode. */
+  mode?: 'check' | 'apply';
+};
+
+type Pending = { runId: number; request: ReconcileRequest; done: Promise<void>; resolve: () => void };
+type Active = { runId: number; controller: AbortController };
+type TargetState = { pending?: Pending; active?: Active; busy: boolean };
+
+/**
+ * Decides and runs reconciles. Per target, at most one reconcile runs at a time and at most one waits
+ * behind it: a request for a target that already has one waiting joins it. Across targets, the queue caps
+ * how many ansible-playbook processes run at once.
+ */
+export class Reconciler {
+  private readonly queue: PQueue;
+  private readonly targets = new Map<string, TargetState>();
+  private stopping = false;
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      store: RunStore;
+      runner: Runner;
+      log: Logger;
+      revision: () => Revision | undefined;
+    },
+  ) {
+    this.queue = new PQueue({ concurrency: deps.config.reconcile.concurrency });
+  }
+
+  /** The targets of the current revision, with their effective settings. */
+  list(): Target[] {
+    return resolveTargets(this.deps.config, this.deps.revision()?.root);
+  }
+
+  /** True while a reconcile of the target is queued or running. */
+  isBusy(name: string): boolean {
+    const state = this.targets.get(name);
+    return Boolean(state?.pending || state?.busy);
+  }
+
+  /** Revisions that runs are using now; their checkouts must not be removed. */
+  revisionsInUse(): Set<string> {
+    const current = this.deps.revision()?.sha;
+    return new Set(current ? [current] : []);
+  }
+
+  /**
+   * Queues a reconcile of the named targets (all when none), returning per target the run that will execute
+   * first. Unknown names are refused before anything is queued.
+   */
+  request(names: readonly string[] | undefined, request: ReconcileRequest): Array<{ id: number; target: string }> {
+    if (this.stopping) throw new FleetError('conflict', 'fleetcd is shutting down; no new runs are accepted');
+    const revision = this.deps.revision();
+    if (!revision) throw new FleetError('conflict', 'no revision has been fetched yet; see source.error in the status', { retryable: true });
+    const known = new Map(this.list().map((t) => [t.name, t]));
+    const unknown = (names ?? []).filter((name) => !known.has(name));
+    if (unknown.length > 0) throw new FleetError('not-found', `unknown target: ${unknown.join(', ')}`);
+    const chosen = names && names.length > 0 ? [...new Set(names)] : [...known.keys()];
+    return chosen.map((name) => ({ id: this.enqueue(name, revision, request).runId, target: name }));
+  }
+
+  /** Resolves when every reconcile queued so far has finished (one-shot verbs and tests wait on this). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const waiting = [...this.targets.values()].flatMap((s) => (s.pending ? [s.pending.done] : []));
+      const busy = [...this.targets.values()].some((s) => s.busy);
+      if (waiting.length === 0 && !busy) return;
+      await Promise.all(waiting);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Stops a queued or running run; false when it is neither. */
+  cancel(runId: number): boolean {
+    for (const [name, state] of this.targets) {
+      if (state.pending?.runId === runId) {
+        this.deps.store.abandon(runId, 'cancelled', 'cancelled on request before it started');
+        const pending = state.pending;
+        state.pending = undefined;
+        pending.resolve();
+        this.deps.log.info({ target: name, runId }, 'queued run cancelled');
+        return true;
+      }
+      if (state.active?.runId === runId) {
+        state.active.controller.abort('cancel');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Stops taking work, lets running runs finish for up to `graceMs`, then stops them. Every run ends in a
+   * recorded final state.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    for (const state of this.targets.values()) {
+      if (!state.pending) continue;
+      this.deps.store.abandon(state.pending.runId, 'interrupted', 'fleetcd stopped before this run started');
+      state.pending.resolve();
+      state.pending = undefined;
+    }
+    const finished = this.idle();
+    const timer = setTimeout(() => {
+      for (const state of this.targets.values()) state.active?.controller.abort('shutdown');
+    }, graceMs);
+    await finished;
+    clearTimeout(timer);
+  }
+
+  private enqueue(name: string, revision: Revision, request: ReconcileRequest): Pending {
+    const state = this.targets.get(name) ?? { busy: false };
+    this.targets.set(name, state);
+    if (state.pending) {
+      // Join the waiting reconcile; an explicit apply or check wins over following the mode.
+      state.pending.request = { ...state.pending.request, mode: request.mode ?? state.pending.request.mode };
+      return state.pending;
+    }
+    const runId = this.deps.store.create({ target: name, kind: 'check', trigger: request.trigger, revision: revision.sha });
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const pending: Pending = { runId, request, done, resolve };
+    state.pending = pending;
+    if (!state.busy) void this.drain(name, state);
+    return pending;
+  }
+
+  /** Runs the target's waiting reconcile, then the next one that arrived meanwhile, one at a time. */
+  private async drain(name: string, state: TargetState): Promise<void> {
+    state.busy = true;
+    try {
+      while (state.pending && !this.stopping) {
+        const pending = state.pending;
+        state.pending = undefined;
+        try {
+          await this.reconcile(name, state, pending);
+        } catch (error) {
+          this.deps.log.error({ target: name, err: messageOf(error) }, 'reconcile failed unexpectedly');
+          this.deps.store.abandon(pending.runId, 'interrupted', messageOf(error));
+        } finally {
+          pending.resolve();
+        }
+      }
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  /** One reconcile: check, then (by policy) apply and a verify check, each its own recorded run. */
+  private async reconcile(name: string, state: TargetState, pending: Pending): Promise<void> {
+    const { store, log } = this.deps;
+    const revision = this.deps.revision();
+    const target = this.list().find((t) => t.name === name);
+    if (!revision || !target) {
+      store.abandon(pending.runId, 'interrupted', `target ${name} no longer exists at the current revision`);
+      return;
+    }
+    const trigger = pending.request.trigger;
+    const check = await this.runQueued(state, pending.runId, target, revision, true);
+    log.info({ target: name, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
+    const mode = pending.request.mode === 'check' ? 'detect' : pending.request.mode === 'apply' ? 'apply' : target.mode;
+    const detail = store.detail(check.id)!;
+    const decision = decideApply({
+      mode,
+      status: check.status,
+      exitCode: check.exitCode,
+      driftedHosts: detail.hosts.filter((h) => h.changed > 0 && h.unreachable === 0).map((h) => h.host),
+      changedTasks: [...new Set(detail.changes.map((c) => c.task))],
+      revisionApplied: store.hasApplied(name, revision.sha),
+      knownNonIdempotent: this.nonIdempotentTasks(name, revision.sha),
+    });
+    if (!decision.apply || this.stopping) return;
+    log.info({ target: name, reason: decision.reason, limit: decision.limit }, 'applying');
+    const applyId = store.create({ target: name, kind: 'apply', trigger, revision: revision.sha, limit: decision.limit });
+    store.setFollowedBy(check.id, applyId);
+    const apply = await this.runQueued(state, applyId, target, revision, false, decision.limit);
+    log.info({ target: name, runId: apply.id, status: apply.status, changed: apply.summary.changed }, 'apply finished');
+    if (apply.status !== 'succeeded' || this.stopping) return;
+    const verifyId = store.create({ target: name, kind: 'check', trigger, revision: revision.sha, limit: decision.limit });
+    store.setFollowedBy(applyId, verifyId);
+    const verify = await this.runQueued(state, verifyId, target, revision, true, decision.limit);
+    if (verify.summary.changed > 0) {
+      log.warn({ target: name, runId: verify.id, tasks: [...this.nonIdempotentTasks(name, revision.sha)] }, 'playbook is not idempotent');
+    }
+  }
+
+  /** Waits for a slot in the queue, then executes the run; a cancel while waiting ends it there. */
+  private async runQueued(
+    state: TargetState,
+    runId: number,
+    target: Target,
+    revision: Revision,
+    check: boolean,
+    limit?: string,
+  ): Promise<RunSummary> {
+    const controller = new AbortController();
+    state.active = { runId, controller };
+    try {
+      return await this.queue.add(async () => {
+        if (controller.signal.aborted) {
+          const status = controller.signal.reason === 'shutdown' ? 'interrupted' : 'cancelled';
+          this.deps.store.abandon(runId, status, `${status} before it started`);
+          return this.deps.store.get(runId)!;
+        }
+        return executeRun(this.deps, { id: runId, target, revision, check, limit, signal: controller.signal });
+      });
+    } finally {
+      state.active = undefined;
+    }
+  }
+
+  /** Task names that the verify check after the newest apply of this revision still reported as changing. */
+  nonIdempotentTasks(name: string, revision: string): Set<string> {
+    const verifyId = this.deps.store.latestVerifyCheck(name, revision);
+    if (verifyId === undefined) return new Set();
+    return new Set(this.deps.store.changedTasks(verifyId).map((c) => c.task));
+  }
+}

@@ -1,0 +1,2 @@
+export type { Revision } from './revision.js';
+export { GitSource, redactUrl } from './git-source.js';

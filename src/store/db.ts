@@ -1,0 +1,52 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { FleetError, messageOf } from '../errors.js';
+
+export type Db = Database.Database;
+
+const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/**
+ * Opens (creating if needed) the SQLite database in WAL mode and applies every numbered migration in
+ * `migrations/` that `user_version` says is not applied yet, each in its own transaction.
+ */
+export function openDatabase(file: string): Db {
+  mkdirSync(dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (error) {
+    throw new FleetError('store', `${file}: cannot open the database: ${messageOf(error)}`, { cause: error });
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, file);
+  return db;
+}
+
+function migrate(db: Db, file: string): void {
+  const applied = db.pragma('user_version', { simple: true }) as number;
+  const migrations = readdirSync(migrationsDir)
+    .filter((name) => /^\d{3}-.*\.sql$/.test(name))
+    .sort();
+  const latest = migrations.length;
+  if (applied > latest) {
+    throw new FleetError(
+      'store',
+      `${file}: database schema version ${applied} is newer than this fleetcd knows (${latest}); upgrade fleetcd`,
+    );
+  }
+  for (const [index, name] of migrations.entries()) {
+    const version = index + 1;
+    if (version <= applied) continue;
+    const sql = readFileSync(join(migrationsDir, name), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version}`);
+    })();
+  }
+}

@@ -1,0 +1,64 @@
+/** Vocabulary of the record: these strings are part of the API contract. */
+export const runKinds = ['check', 'apply'] as const;
+export type RunKind = (typeof runKinds)[number];
+
+export const triggers = ['startup', 'schedule', 'commit', 'api', 'cli'] as const;
+export type Trigger = (typeof triggers)[number];
+
+export const runStatuses = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'timed-out',
+  'interrupted',
+  'cancelled',
+] as const;
+export type RunStatus = (typeof runStatuses)[number];
+
+/** Statuses a run never leaves. */
+export const finalStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'timed-out', 'interrupted', 'cancelled'];
+
+export type Counts = { ok: number; changed: number; failed: number; unreachable: number; skipped: number };
+export type HostRecap = Counts & { rescued: number; ignored: number };
+
+export type RunSummary = {
+  id: number;
+  target: string;
+  kind: RunKind;
+  trigger: Trigger;
+  revision: string;
+  status: RunStatus;
+  limit: string | null;
+  queuedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  error: string | null;
+  followedBy: number | null;
+  summary: Counts & { hosts: number };
+};
+
+export const taskStatuses = ['ok', 'changed', 'failed', 'skipped', 'unreachable'] as const;
+export type TaskStatus = (typeof taskStatuses)[number];
+
+/** One host's result of one task, as the runner hands it to the store. */
+export type TaskResult = {
+  host: string;
+  task: string;
+  module: string | null;
+  path: string | null;
+  status: TaskStatus;
+  durationMs: number | null;
+  message: string | null;
+  diff: unknown[] | null;
+  truncated: boolean;
+  censored: boolean;
+  ignored: boolean;
+};
+
+export type RunDetail = RunSummary & {
+  hosts: Array<{ host: string } & HostRecap>;
+  changes: Array<{ host: string; task: string; module: string | null; diff: unknown[] | null }>;
+  failures: Array<{ host: string; task: string; message: string | null }>;
+};
