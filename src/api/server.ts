@@ -45,6 +45,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.get<{ Params: { id: string } }>('/api/v1/runs/:id', async (request) => fleet.run(positiveId(request.params.id, 'id')));
 
+  app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>(
+    '/api/v1/runs/:id/events',
+    async (request) => {
+      const { after, limit } = request.query;
+      const cursor = after === undefined ? 0 : positiveId(after, 'after');
+      return fleet.events(positiveId(request.params.id, 'id'), cursor, pageLimit(limit));
+    },
+  );
+
   app.get<{ Params: { id: string } }>('/api/v1/runs/:id/log', async (request, reply) => {
     const id = positiveId(request.params.id, 'id');
     fleet.run(id);

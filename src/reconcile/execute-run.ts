@@ -4,9 +4,15 @@ import type { Config } from '../config/index.js';
 import { readSecretFile } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { toHostRecaps, toTaskResult, type Runner, type AnsibleEvent } from '../runner/index.js';
+import {
+  toHostRecaps,
+  toTaskResult,
+  type AnsibleEvent,
+  type InstalledRequirements,
+  type Runner,
+} from '../runner/index.js';
 import type { RunStore } from '../store/runs.js';
-import type { HostRecap, RunSummary } from '../store/types.js';
+import type { HostRecap, RunSummary, TaskResult } from '../store/types.js';
 import type { Revision } from '../source/index.js';
 import { runErrorOf, runStatusOf } from './decide.js';
 import type { Target } from './targets.js';
@@ -28,10 +34,17 @@ export function runLogFile(stateDir: string, runId: number): string {
  * and writes the final status and recap once at the end. Never throws: whatever goes wrong is the run's
  * recorded outcome.
  */
-export async function executeRun(
-  ctx: RunContext,
-  run: { id: number; target: Target; revision: Revision; check: boolean; limit?: string; signal?: AbortSignal },
-): Promise<RunSummary> {
+export type RunToExecute = {
+  id: number;
+  target: Target;
+  revision: Revision;
+  check: boolean;
+  limit?: string;
+  signal?: AbortSignal;
+  requirements?: InstalledRequirements;
+};
+
+export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<RunSummary> {
   const { store, config } = ctx;
   const { target, revision } = run;
   store.start(run.id, revision.sha, run.limit ?? target.overrides.limit ?? null);
@@ -41,15 +54,21 @@ export async function executeRun(
   }
   const tally = new Map<string, HostRecap>();
   let stats: Map<string, HostRecap> | undefined;
+  // Tasks with check_mode: false really run during a check; their results are not predictions.
+  const realTasks = new Set<string>();
   const onEvent = (event: AnsibleEvent): void => {
     if (event.event === 'stats') {
       stats = toHostRecaps(event);
       return;
     }
-    const result = toTaskResult(event);
+    if (event.event === 'task_start') {
+      if (run.check && event.check_mode === false) realTasks.add(event.uuid);
+      return;
+    }
+    const result = toTaskResult(event, run.check, realTasks);
     if (!result) return;
     store.addTask(run.id, result);
-    countInto(tally, result.host, result.status);
+    countInto(tally, result);
   };
   const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;
   mkdirSync(join(config.stateDir, 'logs'), { recursive: true });
@@ -76,6 +95,7 @@ export async function executeRun(
         timeoutMs,
         signal: run.signal,
         secretVars: readSecretVars(target),
+        requirements: run.requirements,
         onEvent,
       },
     );
@@ -100,15 +120,14 @@ function readSecretVars(target: Target): Record<string, string> | undefined {
 }
 
 /** A recap built from task results, for runs that ended before Ansible printed its own. */
-function countInto(tally: Map<string, HostRecap>, host: string, status: string): void {
-  const recap = tally.get(host) ?? { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 };
-  if (status === 'ok') recap.ok += 1;
-  if (status === 'changed') {
-    recap.ok += 1;
-    recap.changed += 1;
-  }
-  if (status === 'failed') recap.failed += 1;
+function countInto(tally: Map<string, HostRecap>, result: TaskResult): void {
+  const recap = tally.get(result.host) ?? { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 };
+  const status = result.status;
+  if (status === 'ok' || status === 'changed') recap.ok += 1;
+  if (status === 'changed') recap.changed += 1;
+  if (status === 'failed' && result.ignored) recap.ignored += 1;
+  if (status === 'failed' && !result.ignored) recap.failed += 1;
   if (status === 'unreachable') recap.unreachable += 1;
   if (status === 'skipped') recap.skipped += 1;
-  tally.set(host, recap);
+  tally.set(result.host, recap);
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { Runner } from '../runner/index.js';
 import type { GitSource, Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
-import type { RunDetail, RunSummary, Trigger } from '../store/types.js';
+import type { Coverage, RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
 import { hostStatusOf, targetStatusOf, type HostStatus, type TargetStatus } from './decide.js';
 import { Reconciler, type ReconcileRequest } from './reconciler.js';
 import { SourceWatcher } from './source-watcher.js';
@@ -20,6 +20,8 @@ export type TargetView = {
   problem: string | null;
   /** Tasks the verify check after the last apply of this revision still changed. */
   nonIdempotentTasks: string[];
+  /** What the newest finished check could and could not evaluate. */
+  coverage: Coverage | null;
 };
 
 export type StatusView = {
@@ -53,14 +55,13 @@ export class Fleet {
 
   /** Daemon mode: fetch now and on every poll, reconcile on each new commit and on the drift interval. */
   watch(source: GitSource): void {
-    this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (revision, first) => {
+    this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (_revision, first) => {
       this.reconcileAll(first ? 'startup' : 'commit');
       try {
         source.prune(this.config.repository.keepRevisions, this.reconciler.revisionsInUse());
       } catch (error) {
         this.log.warn({ err: messageOf(error) }, 'could not prune old checkouts');
       }
-      void revision;
     });
     this.watcher.start();
     this.driftTimer = setInterval(() => this.reconcileAll('schedule'), this.config.reconcile.intervalMs);
@@ -96,7 +97,7 @@ export class Fleet {
   }
 
   status(): StatusView {
-    const revision = this.revision;
+    const revision = this.reconciler.revision();
     const state = this.watcher?.state;
     return {
       revision: revision
@@ -122,6 +123,13 @@ export class Fleet {
     return this.store.list(filter);
   }
 
+  /** A page of a run's task results after the cursor; `next` is the cursor for the following page. */
+  events(id: number, after: number, limit: number): { events: Array<TaskResult & { id: number }>; next: number | null } {
+    this.run(id);
+    const events = this.store.events(id, after, limit);
+    return { events, next: events.length === limit ? (events.at(-1)?.id ?? null) : null };
+  }
+
   run(id: number): RunDetail {
     const detail = this.store.detail(id);
     if (!detail) throw new FleetError('not-found', `no run with id ${id}`);
@@ -129,7 +137,8 @@ export class Fleet {
   }
 
   private targetView(name: string, mode: TargetView['mode'], problem: string | undefined): TargetView {
-    const revision = this.revision?.sha;
+    const revision = this.reconciler.revision()?.sha;
+    const lastCheck = this.store.lastCheck(name);
     return {
       name,
       mode,
@@ -138,6 +147,7 @@ export class Fleet {
       lastRun: this.store.lastStarted(name) ?? null,
       problem: problem ?? null,
       nonIdempotentTasks: revision ? [...this.reconciler.nonIdempotentTasks(name, revision)] : [],
+      coverage: lastCheck ? this.store.coverage(lastCheck.id) : null,
     };
   }
 

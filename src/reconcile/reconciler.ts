@@ -2,12 +2,12 @@ import PQueue from 'p-queue';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Runner } from '../runner/index.js';
+import type { InstalledRequirements, Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { RunSummary, Trigger } from '../store/types.js';
 import { decideApply } from './decide.js';
-import { executeRun } from './execute-run.js';
+import { executeRun, type RunToExecute } from './execute-run.js';
 import { resolveTargets, type Target } from './targets.js';
 
 export type ReconcileRequest = {
@@ -28,6 +28,10 @@ type TargetState = { pending?: Pending; active?: Active; busy: boolean };
 export class Reconciler {
   private readonly queue: PQueue;
   private readonly targets = new Map<string, TargetState>();
+  /** requirements.yml installs, once per revision; a rejected one marks a revision that cannot run. */
+  private readonly prepared = new Map<string, Promise<InstalledRequirements>>();
+  private readonly unusable = new Set<string>();
+  private lastGood: Revision | undefined;
   private stopping = false;
 
   constructor(
@@ -44,7 +48,17 @@ export class Reconciler {
 
   /** The targets of the current revision, with their effective settings. */
   list(): Target[] {
-    return resolveTargets(this.deps.config, this.deps.revision()?.root);
+    return resolveTargets(this.deps.config, this.revision()?.root);
+  }
+
+  /**
+   * The revision runs use: the newest fetched one, unless its requirements could not be installed — then
+   * the last one that worked, so scheduled checks go on while the broken commit is reported.
+   */
+  revision(): Revision | undefined {
+    const current = this.deps.revision();
+    if (current && this.unusable.has(current.sha) && this.lastGood) return this.lastGood;
+    return current;
   }
 
   /** True while a reconcile of the target is queued or running. */
@@ -55,8 +69,7 @@ export class Reconciler {
 
   /** Revisions that runs are using now; their checkouts must not be removed. */
   revisionsInUse(): Set<string> {
-    const current = this.deps.revision()?.sha;
-    return new Set(current ? [current] : []);
+    return new Set([this.deps.revision()?.sha, this.lastGood?.sha].filter((sha): sha is string => Boolean(sha)));
   }
 
   /**
@@ -65,7 +78,7 @@ export class Reconciler {
    */
   request(names: readonly string[] | undefined, request: ReconcileRequest): Array<{ id: number; target: string }> {
     if (this.stopping) throw new FleetError('conflict', 'fleetcd is shutting down; no new runs are accepted');
-    const revision = this.deps.revision();
+    const revision = this.revision();
     if (!revision) throw new FleetError('conflict', 'no revision has been fetched yet; see source.error in the status', { retryable: true });
     const known = new Map(this.list().map((t) => [t.name, t]));
     const unknown = (names ?? []).filter((name) => !known.has(name));
@@ -122,6 +135,7 @@ export class Reconciler {
     }, graceMs);
     await finished;
     clearTimeout(timer);
+    await this.deps.runner.closeControlMasters();
   }
 
   private enqueue(name: string, revision: Revision, request: ReconcileRequest): Pending {
@@ -165,14 +179,22 @@ export class Reconciler {
   /** One reconcile: check, then (by policy) apply and a verify check, each its own recorded run. */
   private async reconcile(name: string, state: TargetState, pending: Pending): Promise<void> {
     const { store, log } = this.deps;
-    const revision = this.deps.revision();
+    const revision = this.revision();
     const target = this.list().find((t) => t.name === name);
     if (!revision || !target) {
       store.abandon(pending.runId, 'interrupted', `target ${name} no longer exists at the current revision`);
       return;
     }
+    const requirements = await this.prepare(revision).catch((error: unknown) => {
+      store.start(pending.runId, revision.sha, null);
+      store.finish(pending.runId, { status: 'failed', exitCode: null, error: messageOf(error), hosts: new Map() });
+      return null;
+    });
+    if (requirements === null) return;
     const trigger = pending.request.trigger;
-    const check = await this.runQueued(state, pending.runId, target, revision, true);
+    const run = (runId: number, check: boolean, limit?: string): Promise<RunSummary> =>
+      this.runQueued(state, { id: runId, target, revision, check, limit, requirements });
+    const check = await run(pending.runId, true);
     log.info({ target: name, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
     const mode = pending.request.mode === 'check' ? 'detect' : pending.request.mode === 'apply' ? 'apply' : target.mode;
     const detail = store.detail(check.id)!;
@@ -189,26 +211,20 @@ export class Reconciler {
     log.info({ target: name, reason: decision.reason, limit: decision.limit }, 'applying');
     const applyId = store.create({ target: name, kind: 'apply', trigger, revision: revision.sha, limit: decision.limit });
     store.setFollowedBy(check.id, applyId);
-    const apply = await this.runQueued(state, applyId, target, revision, false, decision.limit);
+    const apply = await run(applyId, false, decision.limit);
     log.info({ target: name, runId: apply.id, status: apply.status, changed: apply.summary.changed }, 'apply finished');
     if (apply.status !== 'succeeded' || this.stopping) return;
     const verifyId = store.create({ target: name, kind: 'check', trigger, revision: revision.sha, limit: decision.limit });
     store.setFollowedBy(applyId, verifyId);
-    const verify = await this.runQueued(state, verifyId, target, revision, true, decision.limit);
+    const verify = await run(verifyId, true, decision.limit);
     if (verify.summary.changed > 0) {
       log.warn({ target: name, runId: verify.id, tasks: [...this.nonIdempotentTasks(name, revision.sha)] }, 'playbook is not idempotent');
     }
   }
 
   /** Waits for a slot in the queue, then executes the run; a cancel while waiting ends it there. */
-  private async runQueued(
-    state: TargetState,
-    runId: number,
-    target: Target,
-    revision: Revision,
-    check: boolean,
-    limit?: string,
-  ): Promise<RunSummary> {
+  private async runQueued(state: TargetState, run: Omit<RunToExecute, 'signal'>): Promise<RunSummary> {
+    const runId = run.id;
     const controller = new AbortController();
     state.active = { runId, controller };
     try {
@@ -218,11 +234,32 @@ export class Reconciler {
           this.deps.store.abandon(runId, status, `${status} before it started`);
           return this.deps.store.get(runId)!;
         }
-        return executeRun(this.deps, { id: runId, target, revision, check, limit, signal: controller.signal });
+        return executeRun(this.deps, { ...run, signal: controller.signal });
       });
     } finally {
       state.active = undefined;
     }
+  }
+
+  /** Installs the revision's requirements once; remembers which revisions could not be prepared. */
+  private async prepare(revision: Revision): Promise<InstalledRequirements> {
+    let install = this.prepared.get(revision.sha);
+    if (!install) {
+      install = this.deps.runner.prepare(revision.root, revision.sha, this.deps.config.reconcile.timeoutMs);
+      this.prepared.set(revision.sha, install);
+      install.then(
+        () => {
+          this.unusable.delete(revision.sha);
+          this.lastGood = revision;
+        },
+        (error: unknown) => {
+          this.unusable.add(revision.sha);
+          this.prepared.delete(revision.sha);
+          this.deps.log.error({ sha: revision.sha, err: messageOf(error) }, 'revision cannot be prepared');
+        },
+      );
+    }
+    return install;
   }
 
   /** Task names that the verify check after the newest apply of this revision still reported as changing. */

@@ -7,11 +7,12 @@ import type { HostRecap, TaskResult, TaskStatus } from '../store/types.js';
 export type AnsibleEvent =
   | { event: 'playbook_start'; playbook: string }
   | { event: 'play_start'; play: string }
-  | { event: 'task_start'; task: string; action: string; path: string | null }
+  | { event: 'task_start'; task: string; action: string; path: string | null; uuid: string; check_mode: unknown }
   | ({ event: TaskStatus } & ResultFields)
   | { event: 'stats'; hosts: Record<string, StatsCounts> };
 
 type ResultFields = {
+  uuid: string;
   host: string;
   task: string;
   action: string | null;
@@ -49,8 +50,25 @@ export function parseEventLine(line: string): AnsibleEvent | undefined {
   }
 }
 
-/** A per-task result worth recording, or undefined for events that are not one (and loop items). */
-export function toTaskResult(event: AnsibleEvent): TaskResult | undefined {
+const checkModeSkip = /would have run if not in check mode|does not support check mode|check mode/i;
+
+/**
+ * Why a result of a check run says nothing about drift, or null when it is a real prediction: tasks that
+ * check mode skips (command/shell without creates/removes, modules without check-mode support) and tasks
+ * marked `check_mode: false`, which really run during the check.
+ */
+export function unverifiedReason(event: { event: string; skip_reason?: string | null; msg?: string | null }, runsForReal: boolean): string | null {
+  if (runsForReal) return 'check_mode: false (runs for real during the check; its result is not a prediction)';
+  if (event.event !== 'skipped') return null;
+  const why = event.skip_reason ?? event.msg ?? '';
+  return checkModeSkip.test(why) ? why : null;
+}
+
+/**
+ * A per-task result worth recording, or undefined for events that are not one (and loop items).
+ * `realTasks` holds the uuids of tasks that run for real in a check run (check_mode: false).
+ */
+export function toTaskResult(event: AnsibleEvent, check = false, realTasks: ReadonlySet<string> = new Set()): TaskResult | undefined {
   if (!resultStatuses.has(event.event) || !('host' in event) || event.loop_item) return undefined;
   const diffs = event.censored ? null : event.diff && event.diff.length > 0 ? event.diff : null;
   return {
@@ -65,6 +83,7 @@ export function toTaskResult(event: AnsibleEvent): TaskResult | undefined {
     truncated: Boolean(diffs?.some((d) => typeof d === 'object' && d !== null && 'truncated' in d)),
     censored: event.censored,
     ignored: event.ignored,
+    unverified: check ? unverifiedReason(event, realTasks.has(event.uuid)) : null,
   };
 }
 

@@ -1,12 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { ansibleEnv, type SshSettings } from './env.js';
 import { runAnsiblePlaybook, type ProcessOutcome } from './ansible-process.js';
 import type { AnsibleEvent } from './events.js';
 import type { RunSpec } from './argv.js';
+import { installRequirements, type InstalledRequirements } from './requirements.js';
 
 export type { RunSpec } from './argv.js';
 export type { ProcessOutcome } from './ansible-process.js';
+export type { InstalledRequirements } from './requirements.js';
 export { parseEventLine, toTaskResult, toHostRecaps, type AnsibleEvent } from './events.js';
 
 export type RunOptions = {
@@ -17,10 +20,12 @@ export type RunOptions = {
   signal?: AbortSignal;
   /** Secret extra vars (name → value), written to a 0600 file for this run only. */
   secretVars?: Readonly<Record<string, string>>;
+  /** Roles and collections installed for the run's revision. */
+  requirements?: InstalledRequirements;
   onEvent: (event: AnsibleEvent) => void;
 };
 
-/** The only door to ansible-playbook: a private work dir per run, the env, and the process itself. */
+/** The only door to Ansible's programs: a private work dir per run, the env, and the processes. */
 export class Runner {
   constructor(
     private readonly workDir: string,
@@ -29,7 +34,7 @@ export class Runner {
   ) {}
 
   async run(spec: RunSpec, options: RunOptions): Promise<ProcessOutcome> {
-    const controlPathDir = join(this.workDir, 'ssh', options.group);
+    const controlPathDir = this.controlPathDir(options.group);
     mkdirSync(controlPathDir, { recursive: true, mode: 0o700 });
     mkdirSync(join(this.workDir, 'tmp'), { recursive: true, mode: 0o700 });
     const runDir = mkdtempSync(join(this.workDir, 'tmp', 'run-'));
@@ -41,7 +46,15 @@ export class Runner {
         extraVarFiles.push(file);
       }
       const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir, localTempDir: join(runDir, 'ansible') });
-      return await runAnsiblePlaybook(
+      if (options.requirements) {
+        env.ANSIBLE_ROLES_PATH = [options.requirements.rolesPath, join(spec.cwd, 'roles')].join(':');
+        env.ANSIBLE_COLLECTIONS_PATH = [
+          options.requirements.collectionsPath,
+          join(env.HOME ?? '/root', '.ansible', 'collections'),
+          '/usr/share/ansible/collections',
+        ].join(':');
+      }
+      const outcome = await runAnsiblePlaybook(
         { ...spec, extraVarFiles },
         {
           env,
@@ -52,8 +65,48 @@ export class Runner {
           onEvent: options.onEvent,
         },
       );
+      // A stopped run may leave SSH masters (they detach into their own session): close them too.
+      if (outcome.timedOut || outcome.cancelled) await this.closeControlMasters(options.group);
+      return outcome;
     } finally {
       rmSync(runDir, { recursive: true, force: true });
     }
+  }
+
+  /** Installs the revision's requirements.yml once (see requirements.ts). Throws FleetError('runner'). */
+  prepare(root: string, sha: string, timeoutMs: number): Promise<InstalledRequirements> {
+    const env = ansibleEnv(process.env, {
+      ...this.ssh,
+      controlPathDir: this.controlPathDir('galaxy'),
+      localTempDir: join(this.workDir, 'tmp'),
+    });
+    return installRequirements(root, sha, this.workDir, env, timeoutMs);
+  }
+
+  /**
+   * Asks every SSH ControlPersist master of a group (or of all groups) to exit. Masters outlive the run
+   * that opened them by design (the next run reuses them); at shutdown and after a killed run they must go.
+   */
+  async closeControlMasters(group?: string): Promise<void> {
+    const root = join(this.workDir, 'ssh');
+    if (!existsSync(root)) return;
+    const groups = group ? [group] : readdirSync(root);
+    const sockets = groups.flatMap((g) => {
+      const dir = join(root, g);
+      return existsSync(dir) ? readdirSync(dir).map((name) => join(dir, name)) : [];
+    });
+    await Promise.all(
+      sockets.map((socket) =>
+        execa('ssh', ['-O', 'exit', '-o', `ControlPath=${socket}`, 'fleetcd-control-master'], {
+          reject: false,
+          timeout: 5000,
+          stdin: 'ignore',
+        }),
+      ),
+    );
+  }
+
+  private controlPathDir(group: string): string {
+    return join(this.workDir, 'ssh', group);
   }
 }

@@ -9,7 +9,7 @@ export function forEachLine(stream: Readable, maxBytes: number, onLine: (line: s
   let pendingBytes = 0;
   let overflow = false;
   const flush = (chunk: Buffer): void => {
-    if (!overflow) onLine(Buffer.concat([...pending, chunk]).toString('utf8'));
+    if (!overflow && pendingBytes + chunk.length <= maxBytes) onLine(Buffer.concat([...pending, chunk]).toString('utf8'));
     pending = [];
     pendingBytes = 0;
     overflow = false;

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import type {
   Counts,
+  Coverage,
   HostRecap,
   RunDetail,
   RunKind,
@@ -25,6 +26,22 @@ type RunRow = {
   error: string | null;
   followed_by: number | null;
 } & Counts & { hosts: number };
+
+type TaskRow = {
+  id: number;
+  host: string;
+  task: string;
+  module: string | null;
+  path: string | null;
+  status: TaskResult['status'];
+  duration_ms: number | null;
+  message: string | null;
+  diff: string | null;
+  truncated: number;
+  censored: number;
+  ignored: number;
+  unverified: string | null;
+};
 
 const now = (): string => new Date().toISOString();
 
@@ -79,8 +96,8 @@ export class RunStore {
   addTask(runId: number, task: TaskResult): void {
     this.db
       .prepare(
-        `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, unverified)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         runId,
@@ -95,6 +112,7 @@ export class RunStore {
         task.truncated ? 1 : 0,
         task.censored ? 1 : 0,
         task.ignored ? 1 : 0,
+        task.unverified,
       );
   }
 
@@ -199,6 +217,14 @@ export class RunStore {
     return row && toSummary(row);
   }
 
+  /** The newest finished check of a target that ran tasks. */
+  lastCheck(target: string): RunSummary | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM runs WHERE target = ? AND kind = 'check' AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 1`)
+      .get(target) as RunRow | undefined;
+    return row && toSummary(row);
+  }
+
   /** Whether this target ever finished an apply of this revision without failure. */
   hasApplied(target: string, revision: string): boolean {
     const row = this.db
@@ -261,6 +287,48 @@ export class RunStore {
         `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 ORDER BY id`,
       )
       .all(id) as RunDetail['failures'];
-    return { ...summary, hosts, changes, failures };
+    return { ...summary, hosts, changes, failures, coverage: summary.kind === 'check' ? this.coverage(id) : null };
+  }
+
+  /** Distinct tasks of a check run and which of them check mode could not evaluate. */
+  coverage(runId: number): Coverage {
+    const rows = this.db
+      .prepare(
+        `SELECT task, MAX(unverified) AS reason FROM run_tasks WHERE run_id = ?
+         GROUP BY task, path ORDER BY MIN(id)`,
+      )
+      .all(runId) as Array<{ task: string; reason: string | null }>;
+    const unverified = rows.flatMap((r) => (r.reason === null ? [] : [{ task: r.task, reason: r.reason }]));
+    const verified = rows.length - unverified.length;
+    const names = unverified.map((u) => u.task).join(', ');
+    const text =
+      `drift checked on ${verified} of ${rows.length} tasks` +
+      (unverified.length > 0 ? `; ${unverified.length} unverifiable: ${names}` : '');
+    return { tasks: rows.length, verified, unverified, text };
+  }
+
+  /** A page of a run's recorded task results, oldest first, after the cursor `afterId`. */
+  events(runId: number, afterId: number, limit: number): Array<TaskResult & { id: number }> {
+    const rows = this.db
+      .prepare(
+        `SELECT id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, unverified
+         FROM run_tasks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
+      .all(runId, afterId, limit) as TaskRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      host: row.host,
+      task: row.task,
+      module: row.module,
+      path: row.path,
+      status: row.status,
+      durationMs: row.duration_ms,
+      message: row.message,
+      diff: row.diff === null ? null : (JSON.parse(row.diff) as unknown[]),
+      truncated: row.truncated === 1,
+      censored: row.censored === 1,
+      ignored: row.ignored === 1,
+      unverified: row.unverified,
+    }));
   }
 }

@@ -55,10 +55,22 @@ export type TaskResult = {
   truncated: boolean;
   censored: boolean;
   ignored: boolean;
+  /** Set when this result says nothing about drift, with the reason (see runner/events.ts). */
+  unverified: string | null;
+};
+
+/** How much of a check run could actually be evaluated in check mode. */
+export type Coverage = {
+  tasks: number;
+  verified: number;
+  unverified: Array<{ task: string; reason: string }>;
+  /** "drift checked on 41 of 44 tasks; 3 unverifiable: …" */
+  text: string;
 };
 
 export type RunDetail = RunSummary & {
   hosts: Array<{ host: string } & HostRecap>;
   changes: Array<{ host: string; task: string; module: string | null; diff: unknown[] | null }>;
   failures: Array<{ host: string; task: string; message: string | null }>;
+  coverage: Coverage | null;
 };

@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  decideApply,
+  hostStatusOf,
+  runErrorOf,
+  runStatusOf,
+  targetStatusOf,
+  type CheckFindings,
+} from '../../src/reconcile/decide.js';
+import type { ProcessOutcome } from '../../src/runner/index.js';
+import type { HostRecap, RunSummary } from '../../src/store/types.js';
+
+function outcome(overrides: Partial<ProcessOutcome> = {}): ProcessOutcome {
+  return { exitCode: 0, signal: null, timedOut: false, cancelled: false, stderrTail: '', durationMs: 1200, ...overrides };
+}
+
+function summary(overrides: Partial<RunSummary> & { counts?: Partial<RunSummary['summary']> } = {}): RunSummary {
+  const { counts, ...rest } = overrides;
+  return {
+    id: 7,
+    target: 'web',
+    kind: 'check',
+    trigger: 'schedule',
+    revision: 'a'.repeat(40),
+    status: 'succeeded',
+    limit: null,
+    queuedAt: '2025-01-01T00:00:00.000Z',
+    startedAt: '2025-01-01T00:00:01.000Z',
+    finishedAt: '2025-01-01T00:00:09.000Z',
+    exitCode: 0,
+    error: null,
+    followedBy: null,
+    summary: { hosts: 2, ok: 5, changed: 0, failed: 0, unreachable: 0, skipped: 1, ...counts },
+    ...rest,
+  };
+}
+
+function recap(overrides: Partial<HostRecap> = {}): HostRecap {
+  return { ok: 3, changed: 0, failed: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0, ...overrides };
+}
+
+function findings(overrides: Partial<CheckFindings> = {}): CheckFindings {
+  return {
+    mode: 'apply',
+    status: 'succeeded',
+    exitCode: 0,
+    driftedHosts: [],
+    changedTasks: [],
+    revisionApplied: true,
+    knownNonIdempotent: new Set(),
+    ...overrides,
+  };
+}
+
+describe('runStatusOf', () => {
+  it('records exit 0 as succeeded', () => {
+    assert.equal(runStatusOf(outcome({ exitCode: 0 }), undefined), 'succeeded');
+  });
+
+  it('records exit 4 (some hosts unreachable) as succeeded', () => {
+    assert.equal(runStatusOf(outcome({ exitCode: 4 }), undefined), 'succeeded');
+  });
+
+  it('records exit 2 (a task failed on a host) as failed', () => {
+    assert.equal(runStatusOf(outcome({ exitCode: 2 }), undefined), 'failed');
+  });
+
+  it('records any other exit code, or none, as failed', () => {
+    for (const exitCode of [1, 3, 5, 99, 250, null]) {
+      assert.equal(runStatusOf(outcome({ exitCode }), undefined), 'failed', `exit code ${exitCode}`);
+    }
+  });
+
+  it('records a run killed by its timeout as timed-out, whatever the exit code', () => {
+    assert.equal(runStatusOf(outcome({ timedOut: true, exitCode: null, signal: 'SIGTERM' }), undefined), 'timed-out');
+    assert.equal(runStatusOf(outcome({ timedOut: true, exitCode: 0 }), undefined), 'timed-out');
+  });
+
+  it('records a run aborted for shutdown as interrupted', () => {
+    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), 'shutdown'), 'interrupted');
+  });
+
+  it('records a run aborted for any other reason as cancelled', () => {
+    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), 'cancel'), 'cancelled');
+    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), undefined), 'cancelled');
+  });
+
+  it('ignores the abort reason when the run was not cancelled', () => {
+    assert.equal(runStatusOf(outcome({ exitCode: 0 }), 'shutdown'), 'succeeded');
+  });
+});
+
+describe('runErrorOf', () => {
+  it('names the timeout in whole seconds for a timed-out run', () => {
+    assert.equal(runErrorOf(outcome({ timedOut: true }), 'timed-out', 90_400), 'killed after the run timeout of 90s');
+  });
+
+  it('says a cancelled run was cancelled on request', () => {
+    assert.equal(runErrorOf(outcome({ cancelled: true }), 'cancelled', 1000), 'cancelled on request');
+  });
+
+  it('says an interrupted run was stopped by fleetcd stopping', () => {
+    assert.equal(runErrorOf(outcome({ cancelled: true }), 'interrupted', 1000), 'fleetcd stopped during this run');
+  });
+
+  it('has no error for a succeeded run, even with stderr output', () => {
+    assert.equal(runErrorOf(outcome({ exitCode: 4, stderrTail: 'some warning' }), 'succeeded', 1000), null);
+  });
+
+  it('has no run-level error for exit 2: the failure is a task result, not Ansible refusing', () => {
+    assert.equal(runErrorOf(outcome({ exitCode: 2, stderrTail: 'fatal: [web1]' }), 'failed', 1000), null);
+  });
+
+  it("quotes Ansible's stderr for any other failure", () => {
+    const error = runErrorOf(outcome({ exitCode: 5, stderrTail: 'ERROR! the playbook could not be found' }), 'failed', 1000);
+    assert.equal(error, 'ansible-playbook failed: ERROR! the playbook could not be found');
+  });
+
+  it('falls back to exit code and signal when stderr is empty', () => {
+    assert.equal(runErrorOf(outcome({ exitCode: 1 }), 'failed', 1000), 'ansible-playbook failed: exit code 1, signal none');
+    assert.equal(
+      runErrorOf(outcome({ exitCode: null, signal: 'SIGKILL' }), 'failed', 1000),
+      'ansible-playbook failed: exit code none, signal SIGKILL',
+    );
+  });
+});
+
+describe('targetStatusOf (CONTRACT-NOTES 3)', () => {
+  it('is unknown before any finished run', () => {
+    assert.equal(targetStatusOf(undefined), 'unknown');
+  });
+
+  it('is failed when the latest run failed', () => {
+    assert.equal(targetStatusOf(summary({ status: 'failed', exitCode: 2, counts: { failed: 1 } })), 'failed');
+  });
+
+  it('is failed when the latest run timed out', () => {
+    assert.equal(targetStatusOf(summary({ status: 'timed-out', exitCode: null })), 'failed');
+  });
+
+  it('is failed, not unreachable, when the latest run failed and also missed hosts', () => {
+    assert.equal(targetStatusOf(summary({ status: 'failed', counts: { failed: 1, unreachable: 1 } })), 'failed');
+  });
+
+  it('is unreachable when the latest run missed a host and nothing failed', () => {
+    assert.equal(targetStatusOf(summary({ exitCode: 4, counts: { unreachable: 1 } })), 'unreachable');
+  });
+
+  it('is unreachable rather than drifted when a check both missed a host and found changes', () => {
+    assert.equal(targetStatusOf(summary({ exitCode: 4, counts: { unreachable: 1, changed: 2 } })), 'unreachable');
+  });
+
+  it('is drifted when the latest run is a check that found changes', () => {
+    assert.equal(targetStatusOf(summary({ kind: 'check', counts: { changed: 3 } })), 'drifted');
+  });
+
+  it('is in-sync when the latest run is an apply that made changes', () => {
+    assert.equal(targetStatusOf(summary({ kind: 'apply', counts: { changed: 3 } })), 'in-sync');
+  });
+
+  it('is in-sync when the latest check found nothing to change', () => {
+    assert.equal(targetStatusOf(summary({ kind: 'check' })), 'in-sync');
+  });
+});
+
+describe('hostStatusOf', () => {
+  it('is failed when a task failed on the host, even if it also changed things', () => {
+    assert.equal(hostStatusOf('check', recap({ failed: 1, changed: 2 })), 'failed');
+  });
+
+  it('is unreachable when the host could not be reached', () => {
+    assert.equal(hostStatusOf('check', recap({ ok: 0, unreachable: 1 })), 'unreachable');
+  });
+
+  it('is drifted when a check would change the host', () => {
+    assert.equal(hostStatusOf('check', recap({ changed: 1 })), 'drifted');
+  });
+
+  it('is in-sync when an apply changed the host', () => {
+    assert.equal(hostStatusOf('apply', recap({ changed: 1 })), 'in-sync');
+  });
+
+  it('is in-sync when a check found nothing', () => {
+    assert.equal(hostStatusOf('check', recap()), 'in-sync');
+  });
+});
+
+describe('decideApply', () => {
+  it('never applies in detect mode, even on drift of a never-applied revision', () => {
+    const decision = decideApply(
+      findings({ mode: 'detect', revisionApplied: false, driftedHosts: ['web1'], changedTasks: ['Write config'] }),
+    );
+    assert.equal(decision.apply, false);
+  });
+
+  it('never applies a failed check in detect mode', () => {
+    assert.equal(decideApply(findings({ mode: 'detect', status: 'failed', exitCode: 2 })).apply, false);
+  });
+
+  it('applies to all hosts after a check that failed on a host (exit 2) in apply mode', () => {
+    const decision = decideApply(findings({ status: 'failed', exitCode: 2, driftedHosts: ['web1'], changedTasks: ['a'] }));
+    assert.equal(decision.apply, true);
+    assert.equal(decision.apply && decision.limit, undefined);
+  });
+
+  it('does not apply after a check that failed before running tasks (exit other than 2)', () => {
+    for (const exitCode of [1, 3, 4, 5, 250, null]) {
+      const decision = decideApply(findings({ status: 'failed', exitCode, revisionApplied: false }));
+      assert.equal(decision.apply, false, `exit code ${exitCode}`);
+    }
+  });
+
+  it('does not apply after a check that timed out, was cancelled or was interrupted', () => {
+    for (const status of ['timed-out', 'cancelled', 'interrupted'] as const) {
+      const decision = decideApply(findings({ status, exitCode: null, revisionApplied: false, driftedHosts: ['web1'] }));
+      assert.deepEqual(decision, { apply: false, reason: `the check ${status}` });
+    }
+  });
+
+  it('applies a never-applied revision to all hosts, even when the check found no drift', () => {
+    const decision = decideApply(findings({ revisionApplied: false }));
+    assert.equal(decision.apply, true);
+    assert.equal(decision.apply && decision.limit, undefined);
+  });
+
+  it('applies a never-applied revision to all hosts, not only the drifted ones', () => {
+    const decision = decideApply(findings({ revisionApplied: false, driftedHosts: ['web1'], changedTasks: ['a'] }));
+    assert.equal(decision.apply, true);
+    assert.equal(decision.apply && decision.limit, undefined);
+  });
+
+  it('does not apply an applied revision when nothing drifted', () => {
+    assert.deepEqual(decideApply(findings()), { apply: false, reason: 'no drift' });
+  });
+
+  it('applies drift limited to the drifted hosts', () => {
+    const decision = decideApply(findings({ driftedHosts: ['web1', 'web-2.example.com', 'db_3'], changedTasks: ['a'] }));
+    assert.equal(decision.apply, true);
+    assert.equal(decision.apply && decision.limit, 'web1,web-2.example.com,db_3');
+  });
+
+  it('applies to all hosts without a limit when a drifted host name looks like a pattern', () => {
+    for (const host of ['web[1:3]', 'web*', '!db1', 'app&prod', 'fe80::1', 'a,b', '~web\\d']) {
+      const decision = decideApply(findings({ driftedHosts: ['web1', host], changedTasks: ['a'] }));
+      assert.equal(decision.apply, true, host);
+      assert.equal(decision.apply && decision.limit, undefined, `${host} must not be passed to --limit`);
+    }
+  });
+
+  it('does not apply when every change is a task known to be non-idempotent', () => {
+    const decision = decideApply(
+      findings({
+        driftedHosts: ['web1', 'web2'],
+        changedTasks: ['Restart app', 'Touch stamp'],
+        knownNonIdempotent: new Set(['Restart app', 'Touch stamp', 'Other']),
+      }),
+    );
+    assert.equal(decision.apply, false);
+  });
+
+  it('applies when some change is not among the known non-idempotent tasks', () => {
+    const decision = decideApply(
+      findings({
+        driftedHosts: ['web1'],
+        changedTasks: ['Restart app', 'Write config'],
+        knownNonIdempotent: new Set(['Restart app']),
+      }),
+    );
+    assert.equal(decision.apply, true);
+    assert.equal(decision.apply && decision.limit, 'web1');
+  });
+});
