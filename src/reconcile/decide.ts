@@ -8,11 +8,14 @@ export const targetStatuses = ['in-sync', 'drifted', 'failed', 'unreachable', 'u
 export type TargetStatus = (typeof targetStatuses)[number];
 export type HostStatus = Exclude<TargetStatus, 'unknown'>;
 
-/** How a finished ansible-playbook process is recorded. Exit 4 (some hosts unreachable) still succeeded. */
-export function runStatusOf(outcome: ProcessOutcome, abortReason: unknown): RunStatus {
+/**
+ * How a finished ansible-playbook process is recorded. Exit 4 means "a host was unreachable" only when
+ * the play ran to its recap (`completed`); Ansible also exits 4 on a playbook it cannot parse.
+ */
+export function runStatusOf(outcome: ProcessOutcome, abortReason: unknown, completed: boolean): RunStatus {
   if (outcome.timedOut) return 'timed-out';
   if (outcome.cancelled) return abortReason === 'shutdown' ? 'interrupted' : 'cancelled';
-  if (outcome.exitCode === 0 || outcome.exitCode === 4) return 'succeeded';
+  if (outcome.exitCode === 0 || (outcome.exitCode === 4 && completed)) return 'succeeded';
   return 'failed';
 }
 

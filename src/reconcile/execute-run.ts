@@ -99,7 +99,7 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
         onEvent,
       },
     );
-    const status = runStatusOf(outcome, run.signal?.reason);
+    const status = runStatusOf(outcome, run.signal?.reason, stats !== undefined);
     const error = runErrorOf(outcome, status, timeoutMs);
     store.finish(run.id, { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally });
   } catch (error) {

@@ -16,9 +16,20 @@ export type ReconcileRequest = {
   mode?: 'check' | 'apply';
 };
 
-type Pending = { runId: number; request: ReconcileRequest; done: Promise<void>; resolve: () => void };
+type Pending = {
+  runId: number;
+  request: ReconcileRequest;
+  /** Stops the reconcile's first run, from the moment it is taken up. */
+  controller: AbortController;
+  done: Promise<void>;
+  resolve: () => void;
+};
 type Active = { runId: number; controller: AbortController };
-type TargetState = { pending?: Pending; active?: Active; busy: boolean };
+/**
+ * `pending` waits for the target's current reconcile to end; `waiting` has been taken up but its first run
+ * still waits for a queue slot. Both are "queued" to a client, so both can be joined.
+ */
+type TargetState = { pending?: Pending; waiting?: Pending; active?: Active; busy: boolean };
 
 /**
  * Decides and runs reconciles. Per target, at most one reconcile runs at a time and at most one waits
@@ -109,8 +120,9 @@ export class Reconciler {
         this.deps.log.info({ target: name, runId }, 'queued run cancelled');
         return true;
       }
-      if (state.active?.runId === runId) {
-        state.active.controller.abort('cancel');
+      const started = state.active?.runId === runId ? state.active : state.waiting?.runId === runId ? state.waiting : undefined;
+      if (started) {
+        started.controller.abort('cancel');
         return true;
       }
     }
@@ -131,7 +143,10 @@ export class Reconciler {
     }
     const finished = this.idle();
     const timer = setTimeout(() => {
-      for (const state of this.targets.values()) state.active?.controller.abort('shutdown');
+      for (const state of this.targets.values()) {
+        state.waiting?.controller.abort('shutdown');
+        state.active?.controller.abort('shutdown');
+      }
     }, graceMs);
     await finished;
     clearTimeout(timer);
@@ -141,15 +156,16 @@ export class Reconciler {
   private enqueue(name: string, revision: Revision, request: ReconcileRequest): Pending {
     const state = this.targets.get(name) ?? { busy: false };
     this.targets.set(name, state);
-    if (state.pending) {
-      // Join the waiting reconcile; an explicit apply or check wins over following the mode.
-      state.pending.request = { ...state.pending.request, mode: request.mode ?? state.pending.request.mode };
-      return state.pending;
+    const queued = state.pending ?? state.waiting;
+    if (queued) {
+      // Join the queued reconcile; an explicit apply or check wins over following the mode.
+      queued.request = { ...queued.request, mode: request.mode ?? queued.request.mode };
+      return queued;
     }
     const runId = this.deps.store.create({ target: name, kind: 'check', trigger: request.trigger, revision: revision.sha });
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    const pending: Pending = { runId, request, done, resolve };
+    const pending: Pending = { runId, request, controller: new AbortController(), done, resolve };
     state.pending = pending;
     if (!state.busy) void this.drain(name, state);
     return pending;
@@ -162,12 +178,14 @@ export class Reconciler {
       while (state.pending && !this.stopping) {
         const pending = state.pending;
         state.pending = undefined;
+        state.waiting = pending;
         try {
           await this.reconcile(name, state, pending);
         } catch (error) {
           this.deps.log.error({ target: name, err: messageOf(error) }, 'reconcile failed unexpectedly');
           this.deps.store.abandon(pending.runId, 'interrupted', messageOf(error));
         } finally {
+          if (state.waiting === pending) state.waiting = undefined;
           pending.resolve();
         }
       }
@@ -192,9 +210,9 @@ export class Reconciler {
     });
     if (requirements === null) return;
     const trigger = pending.request.trigger;
-    const run = (runId: number, check: boolean, limit?: string): Promise<RunSummary> =>
-      this.runQueued(state, { id: runId, target, revision, check, limit, requirements });
-    const check = await run(pending.runId, true);
+    const run = (runId: number, check: boolean, limit?: string, controller = new AbortController()): Promise<RunSummary> =>
+      this.runQueued(state, { id: runId, target, revision, check, limit, requirements }, controller);
+    const check = await run(pending.runId, true, undefined, pending.controller);
     log.info({ target: name, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
     const mode = pending.request.mode === 'check' ? 'detect' : pending.request.mode === 'apply' ? 'apply' : target.mode;
     const detail = store.detail(check.id)!;
@@ -223,12 +241,16 @@ export class Reconciler {
   }
 
   /** Waits for a slot in the queue, then executes the run; a cancel while waiting ends it there. */
-  private async runQueued(state: TargetState, run: Omit<RunToExecute, 'signal'>): Promise<RunSummary> {
+  private async runQueued(
+    state: TargetState,
+    run: Omit<RunToExecute, 'signal'>,
+    controller: AbortController,
+  ): Promise<RunSummary> {
     const runId = run.id;
-    const controller = new AbortController();
     state.active = { runId, controller };
     try {
       return await this.queue.add(async () => {
+        if (state.waiting?.runId === runId) state.waiting = undefined;
         if (controller.signal.aborted) {
           const status = controller.signal.reason === 'shutdown' ? 'interrupted' : 'cancelled';
           this.deps.store.abandon(runId, status, `${status} before it started`);

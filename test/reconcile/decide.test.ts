@@ -55,39 +55,43 @@ function findings(overrides: Partial<CheckFindings> = {}): CheckFindings {
 
 describe('runStatusOf', () => {
   it('records exit 0 as succeeded', () => {
-    assert.equal(runStatusOf(outcome({ exitCode: 0 }), undefined), 'succeeded');
+    assert.equal(runStatusOf(outcome({ exitCode: 0 }), undefined, true), 'succeeded');
   });
 
-  it('records exit 4 (some hosts unreachable) as succeeded', () => {
-    assert.equal(runStatusOf(outcome({ exitCode: 4 }), undefined), 'succeeded');
+  it('records exit 4 after the play ran to its recap (some hosts unreachable) as succeeded', () => {
+    assert.equal(runStatusOf(outcome({ exitCode: 4 }), undefined, true), 'succeeded');
+  });
+
+  it('records exit 4 without a recap (Ansible could not parse the playbook) as failed', () => {
+    assert.equal(runStatusOf(outcome({ exitCode: 4 }), undefined, false), 'failed');
   });
 
   it('records exit 2 (a task failed on a host) as failed', () => {
-    assert.equal(runStatusOf(outcome({ exitCode: 2 }), undefined), 'failed');
+    assert.equal(runStatusOf(outcome({ exitCode: 2 }), undefined, true), 'failed');
   });
 
   it('records any other exit code, or none, as failed', () => {
     for (const exitCode of [1, 3, 5, 99, 250, null]) {
-      assert.equal(runStatusOf(outcome({ exitCode }), undefined), 'failed', `exit code ${exitCode}`);
+      assert.equal(runStatusOf(outcome({ exitCode }), undefined, true), 'failed', `exit code ${exitCode}`);
     }
   });
 
   it('records a run killed by its timeout as timed-out, whatever the exit code', () => {
-    assert.equal(runStatusOf(outcome({ timedOut: true, exitCode: null, signal: 'SIGTERM' }), undefined), 'timed-out');
-    assert.equal(runStatusOf(outcome({ timedOut: true, exitCode: 0 }), undefined), 'timed-out');
+    assert.equal(runStatusOf(outcome({ timedOut: true, exitCode: null, signal: 'SIGTERM' }), undefined, true), 'timed-out');
+    assert.equal(runStatusOf(outcome({ timedOut: true, exitCode: 0 }), undefined, true), 'timed-out');
   });
 
   it('records a run aborted for shutdown as interrupted', () => {
-    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), 'shutdown'), 'interrupted');
+    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), 'shutdown', true), 'interrupted');
   });
 
   it('records a run aborted for any other reason as cancelled', () => {
-    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), 'cancel'), 'cancelled');
-    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), undefined), 'cancelled');
+    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), 'cancel', true), 'cancelled');
+    assert.equal(runStatusOf(outcome({ cancelled: true, exitCode: null }), undefined, true), 'cancelled');
   });
 
   it('ignores the abort reason when the run was not cancelled', () => {
-    assert.equal(runStatusOf(outcome({ exitCode: 0 }), 'shutdown'), 'succeeded');
+    assert.equal(runStatusOf(outcome({ exitCode: 0 }), 'shutdown', true), 'succeeded');
   });
 });
 

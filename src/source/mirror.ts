@@ -1,0 +1,170 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { FleetError, messageOf } from '../errors.js';
+import { parseCommit, type CommitInfo } from './commit.js';
+import { allowedUnsafe } from './git-env.js';
+
+/** Where the fetched tip lives in the mirror; each fetch moves it (forced), so a rewrite is followed, not merged. */
+export const tipRef = 'refs/fleetcd/tip';
+const probeRef = 'refs/fleetcd/probe';
+/** How far back a moved tip is searched for the previous one before "force-pushed?" is left unanswered. */
+const probeDepth = 64;
+/** A git process that prints nothing for this long is stopped. */
+const silenceLimitMs = 120_000;
+
+/** A failure inside the mirror rather than at the remote: the mirror is only a cache, so clone it again. */
+export class MirrorDamaged extends Error {
+  override readonly name = 'MirrorDamaged';
+}
+
+/** Errors that come from the remote or the way to it; any other failure of a fetch means the mirror is damaged. */
+const remoteProblems = [
+  /couldn't find remote ref/i,
+  /could not read from remote repository/i,
+  /unable to access/i,
+  /authentication failed/i,
+  /host key verification failed/i,
+  /permission denied/i,
+  /(?<!'origin' )does not appear to be a git repository/i,
+  /repository .*not found/i,
+  /could not resolve host/i,
+  /failed to connect/i,
+  /connection (refused|timed out|reset|closed)/i,
+  /ssh: connect to host/i,
+  /the remote end hung up/i,
+  /not our ref/i,
+  /unadvertised object/i,
+  /the requested url returned error/i,
+  /ssl|certificate/i,
+  /block timeout reached/i,
+];
+
+/** A bare repository holding only what the source fetched: shallow tips, never a working tree. */
+export class Mirror {
+  private opened = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly url: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  /** A git bound to the mirror with the source's environment; `config` entries become `-c key=value`. */
+  git(extraEnv: Record<string, string> = {}, config: string[] = []): SimpleGit {
+    return simpleGit({ baseDir: this.dir, unsafe: allowedUnsafe, timeout: { block: silenceLimitMs }, config }).env({
+      ...this.env,
+      ...extraEnv,
+    });
+  }
+
+  /**
+   * Fetches `remoteRef` (a ref, or a full sha) at depth 1 into the tip ref and returns the commit's sha.
+   * Throws a FleetError('source') for a remote problem and MirrorDamaged for anything else.
+   */
+  async fetchTip(remoteRef: string): Promise<string> {
+    await this.open();
+    try {
+      await this.git().raw(['fetch', '--no-tags', '--no-write-fetch-head', '--depth=1', '--force', 'origin', `+${remoteRef}:${tipRef}`]);
+    } catch (error) {
+      if (!remoteProblems.some((pattern) => pattern.test(messageOf(error)))) throw this.damaged('fetch failed', error);
+      throw error;
+    }
+    return this.local('cannot read the fetched tip', async (git) => (await git.raw(['rev-parse', '--verify', `${tipRef}^{commit}`])).trim());
+  }
+
+  /** Names of the remote's branches, to tell an empty repository from a missing branch. */
+  async remoteBranches(): Promise<string[]> {
+    const out = await this.git().raw(['ls-remote', '--heads', 'origin']);
+    return out
+      .split('\n')
+      .map((line) => line.split('\t')[1]?.replace(/^refs\/heads\//, ''))
+      .filter((name): name is string => Boolean(name));
+  }
+
+  async commit(sha: string): Promise<CommitInfo> {
+    return this.local(`cannot read commit ${sha}`, async (git) => parseCommit(sha, await git.raw(['cat-file', 'commit', sha])));
+  }
+
+  /** Writes the commit's tree into `dir` (which must not exist) via a staging dir renamed into place. */
+  async materialize(sha: string, dir: string): Promise<void> {
+    const staging = `${dir}.staging-${process.pid}`;
+    const index = `${staging}.index`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    try {
+      await this.local(`cannot check out ${sha}`, async () => {
+        const tree = this.git({ GIT_INDEX_FILE: index, GIT_WORK_TREE: staging });
+        await tree.raw(['read-tree', sha]);
+        await tree.raw(['checkout-index', '--all', '--force']);
+      });
+      renameSync(staging, dir);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+      rmSync(index, { force: true });
+    }
+  }
+
+  /**
+   * Whether `tip` descends from `previous`: yes when `previous` is a parent; otherwise the last commits of the
+   * branch are fetched (bounded) and searched. Undefined when the answer lies beyond what was fetched.
+   */
+  async descends(previous: string, tip: CommitInfo, remoteRef: string): Promise<boolean | undefined> {
+    if (tip.parents.includes(previous)) return true;
+    if (!remoteRef.startsWith('refs/heads/')) return undefined;
+    const git = this.git();
+    try {
+      await git.raw(['fetch', '--no-tags', '--no-write-fetch-head', `--depth=${probeDepth}`, 'origin', `+${remoteRef}:${probeRef}`]);
+      const probe = (await git.raw(['rev-parse', '--verify', `${probeRef}^{commit}`])).trim();
+      if (probe !== tip.sha) return undefined;
+      const walked = (await git.raw(['rev-list', tip.sha])).split('\n').filter(Boolean);
+      if (walked.includes(previous)) return true;
+      return walked.some((sha) => this.shallowCommits().has(sha)) ? undefined : false;
+    } catch {
+      return undefined;
+    } finally {
+      await git.raw(['update-ref', '-d', probeRef]).catch(() => undefined);
+    }
+  }
+
+  /** Forgets everything fetched; the next fetch clones again. */
+  reset(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+    this.opened = false;
+  }
+
+  private shallowCommits(): Set<string> {
+    const file = join(this.dir, 'shallow');
+    return new Set(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+  }
+
+  private async open(): Promise<void> {
+    const exists = existsSync(join(this.dir, 'HEAD'));
+    if (this.opened && exists) return;
+    if (exists) {
+      await this.local('cannot open the mirror', (git) => git.remote(['set-url', 'origin', this.url]));
+      this.opened = true;
+      return;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    const git = this.git();
+    await git.init(true);
+    await git.addConfig('gc.auto', '0');
+    await git.remote(['add', 'origin', this.url]);
+    this.opened = true;
+  }
+
+  private async local<T>(what: string, step: (git: SimpleGit) => Promise<T>): Promise<T> {
+    try {
+      return await step(this.git());
+    } catch (error) {
+      if (error instanceof MirrorDamaged || error instanceof FleetError) throw error;
+      throw this.damaged(what, error);
+    }
+  }
+
+  private damaged(what: string, error: unknown): MirrorDamaged {
+    return new MirrorDamaged(`${what}: ${messageOf(error).replace(/\s+/g, ' ').trim()}`, { cause: error });
+  }
+}
