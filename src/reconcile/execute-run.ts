@@ -67,7 +67,12 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
     }
     const result = toTaskResult(event, run.check, realTasks);
     if (!result) return;
-    store.addTask(run.id, result);
+    try {
+      store.addTask(run.id, result);
+    } catch (error) {
+      // One result that cannot be stored must not take the daemon (or the rest of the run) down.
+      ctx.log.error({ runId: run.id, err: messageOf(error) }, 'could not record a task result');
+    }
     countInto(tally, result);
   };
   const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;

@@ -21,6 +21,8 @@ type Pending = {
   request: ReconcileRequest;
   /** Stops the reconcile's first run, from the moment it is taken up. */
   controller: AbortController;
+  /** The revision it runs at, once taken up. */
+  sha?: string;
   done: Promise<void>;
   resolve: () => void;
 };
@@ -156,7 +158,8 @@ export class Reconciler {
   private enqueue(name: string, revision: Revision, request: ReconcileRequest): Pending {
     const state = this.targets.get(name) ?? { busy: false };
     this.targets.set(name, state);
-    const queued = state.pending ?? state.waiting;
+    // A reconcile already taken up runs at the revision it read then: join it only at that same revision.
+    const queued = state.pending ?? (state.waiting?.sha === revision.sha ? state.waiting : undefined);
     if (queued) {
       // Join the queued reconcile; an explicit apply or check wins over following the mode.
       queued.request = { ...queued.request, mode: request.mode ?? queued.request.mode };
@@ -203,6 +206,7 @@ export class Reconciler {
       store.abandon(pending.runId, 'interrupted', `target ${name} no longer exists at the current revision`);
       return;
     }
+    pending.sha = revision.sha;
     const requirements = await this.prepare(revision).catch((error: unknown) => {
       store.start(pending.runId, revision.sha, null);
       store.finish(pending.runId, { status: 'failed', exitCode: null, error: messageOf(error), hosts: new Map() });

@@ -70,6 +70,8 @@ export function unverifiedReason(event: { event: string; skip_reason?: string | 
  */
 export function toTaskResult(event: AnsibleEvent, check = false, realTasks: ReadonlySet<string> = new Set()): TaskResult | undefined {
   if (!resultStatuses.has(event.event) || !('host' in event) || event.loop_item) return undefined;
+  // The plugin sends a bare event when it could not describe a result; there is nothing to record.
+  if (typeof event.host !== 'string' || typeof event.task !== 'string') return undefined;
   const diffs = event.censored ? null : event.diff && event.diff.length > 0 ? event.diff : null;
   return {
     host: event.host,
@@ -77,7 +79,7 @@ export function toTaskResult(event: AnsibleEvent, check = false, realTasks: Read
     module: event.action,
     path: event.path,
     status: event.event as TaskStatus,
-    durationMs: event.duration === null ? null : Math.round(event.duration * 1000),
+    durationMs: typeof event.duration === 'number' ? Math.round(event.duration * 1000) : null,
     message: event.censored ? null : messageOfResult(event),
     diff: diffs,
     truncated: Boolean(diffs?.some((d) => typeof d === 'object' && d !== null && 'truncated' in d)),

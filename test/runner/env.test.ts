@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ansibleEnv, callbackPluginDir, type SshSettings } from '../../src/runner/env.js';
+
+const dirs = { controlPathDir: '/var/lib/fleetcd/work/ssh/web', localTempDir: '/var/lib/fleetcd/work/tmp/run-1/ansible' };
+const ssh: SshSettings = { pipelining: true, controlPersistMs: 60_000 };
+
+const parent: NodeJS.ProcessEnv = {
+  PATH: '/opt/bin:/usr/bin',
+  HOME: '/var/lib/fleetcd',
+  LANG: 'de_DE.UTF-8',
+  TZ: 'Europe/Berlin',
+  USER: 'fleetcd',
+  SSH_AUTH_SOCK: '/run/agent.sock',
+  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG',
+  GITHUB_TOKEN: 'ghp_secret',
+  NODE_OPTIONS: '--inspect',
+  FLEETCD_CONFIG: '/etc/fleetcd/fleetcd.yaml',
+  ANSIBLE_ROLES_PATH: '/etc/ansible/roles',
+  ANSIBLE_TIMEOUT: '30',
+  ANSIBLE_VAULT_PASSWORD_FILE: '/root/.vault-pass',
+  ANSIBLE_CALLBACKS_ENABLED: 'profile_tasks',
+  ANSIBLE_PIPELINING: '0',
+  ansible_lowercase: 'x',
+  UNDEFINED_ONE: undefined,
+};
+
+describe('ansibleEnv', () => {
+  it('does not pass unrelated variables of the daemon, such as cloud credentials', () => {
+    const env = ansibleEnv(parent, { ...ssh, ...dirs });
+    for (const key of ['AWS_SECRET_ACCESS_KEY', 'GITHUB_TOKEN', 'NODE_OPTIONS', 'FLEETCD_CONFIG', 'ansible_lowercase', 'UNDEFINED_ONE']) {
+      assert.ok(!(key in env), `${key} leaked into the ansible env`);
+    }
+    assert.doesNotMatch(JSON.stringify(env), /wJalrXUtnFEMI|ghp_secret/);
+  });
+
+  it('passes the allow-listed basics through unchanged', () => {
+    const env = ansibleEnv(parent, { ...ssh, ...dirs });
+    assert.equal(env.PATH, '/opt/bin:/usr/bin');
+    assert.equal(env.HOME, '/var/lib/fleetcd');
+    assert.equal(env.LANG, 'de_DE.UTF-8');
+    assert.equal(env.TZ, 'Europe/Berlin');
+    assert.equal(env.USER, 'fleetcd');
+    assert.equal(env.SSH_AUTH_SOCK, '/run/agent.sock');
+  });
+
+  it('fills in PATH and LANG when the daemon has none', () => {
+    const env = ansibleEnv({}, { ...ssh, ...dirs });
+    assert.equal(env.PATH, '/usr/local/bin:/usr/bin:/bin');
+    assert.equal(env.LANG, 'C.UTF-8');
+  });
+
+  it("passes an operator's ANSIBLE_* settings through", () => {
+    const env = ansibleEnv(parent, { ...ssh, ...dirs });
+    assert.equal(env.ANSIBLE_ROLES_PATH, '/etc/ansible/roles');
+    assert.equal(env.ANSIBLE_TIMEOUT, '30');
+  });
+
+  it('does not pass ANSIBLE_VAULT_PASSWORD_FILE: vault secrets come only from the config', () => {
+    const env = ansibleEnv(parent, { ...ssh, ...dirs });
+    assert.ok(!('ANSIBLE_VAULT_PASSWORD_FILE' in env));
+  });
+
+  it("sets the event callback, overriding the operator's callback list", () => {
+    const env = ansibleEnv(parent, { ...ssh, ...dirs });
+    assert.equal(env.ANSIBLE_CALLBACKS_ENABLED, 'fleetcd_events');
+    assert.equal(env.ANSIBLE_CALLBACK_PLUGINS, callbackPluginDir);
+    assert.equal(env.FLEETCD_EVENT_FD, '3');
+  });
+
+  it('points the callback plugin dir at the shipped plugin', () => {
+    assert.ok(existsSync(join(callbackPluginDir, 'fleetcd_events.py')), `${callbackPluginDir} has no fleetcd_events.py`);
+  });
+
+  it('turns off colour and retry files and uses the run’s private temp and control-socket dirs', () => {
+    const env = ansibleEnv(parent, { ...ssh, ...dirs });
+    assert.equal(env.ANSIBLE_NOCOLOR, '1');
+    assert.equal(env.ANSIBLE_FORCE_COLOR, '0');
+    assert.equal(env.ANSIBLE_RETRY_FILES_ENABLED, '0');
+    assert.equal(env.ANSIBLE_LOCAL_TEMP, dirs.localTempDir);
+    assert.equal(env.ANSIBLE_SSH_CONTROL_PATH_DIR, dirs.controlPathDir);
+  });
+
+  it('sets pipelining from the settings, overriding the operator', () => {
+    assert.equal(ansibleEnv(parent, { ...ssh, pipelining: true, ...dirs }).ANSIBLE_PIPELINING, '1');
+    assert.equal(ansibleEnv({ ANSIBLE_PIPELINING: '1' }, { ...ssh, pipelining: false, ...dirs }).ANSIBLE_PIPELINING, '0');
+  });
+
+  it('uses ControlMaster with ControlPersist in whole seconds, at least 1s', () => {
+    assert.equal(ansibleEnv({}, { ...ssh, controlPersistMs: 90_000, ...dirs }).ANSIBLE_SSH_ARGS, '-o ControlMaster=auto -o ControlPersist=90s');
+    assert.match(ansibleEnv({}, { ...ssh, controlPersistMs: 0, ...dirs }).ANSIBLE_SSH_ARGS ?? '', /-o ControlPersist=1s/);
+  });
+
+  it('adds the known hosts file to the ssh arguments', () => {
+    const env = ansibleEnv({}, { ...ssh, knownHostsFile: '/etc/fleetcd/known_hosts', ...dirs });
+    assert.match(env.ANSIBLE_SSH_ARGS ?? '', /(^| )-o UserKnownHostsFile=\/etc\/fleetcd\/known_hosts( |$)/);
+  });
+
+  it('turns strict host key checking on for ansible and ssh', () => {
+    const env = ansibleEnv({}, { ...ssh, strictHostKeyChecking: true, ...dirs });
+    assert.equal(env.ANSIBLE_HOST_KEY_CHECKING, '1');
+    assert.match(env.ANSIBLE_SSH_ARGS ?? '', /-o StrictHostKeyChecking=yes/);
+  });
+
+  it('turns strict host key checking off for ansible and ssh', () => {
+    const env = ansibleEnv({ ANSIBLE_HOST_KEY_CHECKING: '1' }, { ...ssh, strictHostKeyChecking: false, ...dirs });
+    assert.equal(env.ANSIBLE_HOST_KEY_CHECKING, '0');
+    assert.match(env.ANSIBLE_SSH_ARGS ?? '', /-o StrictHostKeyChecking=no/);
+  });
+
+  it('leaves host key checking to ansible.cfg when the setting is unset', () => {
+    const env = ansibleEnv({}, { ...ssh, ...dirs });
+    assert.ok(!('ANSIBLE_HOST_KEY_CHECKING' in env));
+    assert.doesNotMatch(env.ANSIBLE_SSH_ARGS ?? '', /StrictHostKeyChecking|UserKnownHostsFile/);
+  });
+
+  it('does not change the parent environment it reads', () => {
+    const copy = { ...parent };
+    ansibleEnv(parent, { ...ssh, ...dirs });
+    assert.deepEqual(parent, copy);
+  });
+});
