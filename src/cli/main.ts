@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { configPath, loadConfig, readSecretFile, type Config } from '../config/index.js';
-import { FleetError, messageOf } from '../errors.js';
+import { ConfigError, FleetError, messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../main.js';
 import type { StatusView } from '../reconcile/fleet.js';
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const file = configPath(values.config);
   switch (verb) {
     case 'serve':
-      return serve(loadConfig(file));
+      return serve(file);
     case 'check':
     case 'apply':
       return runOnce(loadConfig(file), createLogger(process.env.FLEETCD_LOG_LEVEL ?? 'warn'), verb, rest, print);
@@ -89,8 +89,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully. */
-async function serve(config: Config): Promise<number> {
+/**
+ * Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully. A bad config exits 78 (EX_CONFIG),
+ * so systemd can tell a config a person must fix (RestartPreventExitStatus) from a crash worth restarting.
+ */
+async function serve(file: string): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`fleetcd: ${error.message}`);
+    return exitCodes.config;
+  }
   const log = createLogger();
   const daemon = await startDaemon(config, log);
   await new Promise<void>((resolve) => {

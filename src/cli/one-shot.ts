@@ -8,7 +8,7 @@ import { RunStore } from '../store/runs.js';
 import type { RunDetail } from '../store/types.js';
 import { renderRun } from './render.js';
 
-export const exitCodes = { inSync: 0, error: 1, drift: 2 } as const;
+export const exitCodes = { inSync: 0, error: 1, drift: 2, config: 78 } as const;
 
 /**
  * `fleetcd check|apply [TARGET...]`: one reconcile in the foreground, recorded in the same database as the

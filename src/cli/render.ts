@@ -57,7 +57,7 @@ export function renderDiff(diff: unknown): string[] {
   while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
   const beforeHeader = String(d.before_header ?? 'before');
   // copy/template name the controller's temp file as the "after": the destination says more.
-  const afterHeader = /ansible-local-/.test(String(d.after_header)) ? beforeHeader : String(d.after_header ?? 'after');
+  const afterHeader = /ansible-local-/.test(String(d.after_header)) ? String(d.before_header ?? 'after') : String(d.after_header ?? 'after');
   return [
     `--- ${beforeHeader}`,
     `+++ ${afterHeader}`,
