@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { inventoryYaml, type SshHosts, startSshHosts } from '../helpers/sshd.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -19,7 +19,6 @@ const projectDir = fileURLToPath(new URL('../..', import.meta.url));
 const fleetcdBin = join(projectDir, 'bin', 'fleetcd');
 const POLL_MS = 200;
 const RUN_TIMEOUT_MS = 60_000;
-const OUTPUT_CAP = 256 * 1024;
 const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const finalStatuses = new Set(['succeeded', 'failed', 'timed-out', 'interrupted', 'cancelled']);
 
@@ -69,37 +68,12 @@ const PLAYBOOK = `- name: App baseline
 const CONFIG_TASK = 'App config file';
 const DATA_TASK = 'App data directory';
 
-/** The daemon process with its interleaved stdout/stderr kept (capped) for the failure report. */
-type Daemon = { child: ChildProcess; output: () => string; exited: () => boolean };
+/** The daemon process, with its output kept for the failure report. */
+type Daemon = DaemonProcess & { exited: () => boolean };
 
 function startDaemon(configFile: string): Daemon {
-  const child = spawn(process.execPath, [fleetcdBin, 'serve', '--config', configFile], {
-    cwd: projectDir,
-    env: { ...process.env, FLEETCD_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_CAP);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.on('error', (error) => keep(Buffer.from(`\nspawn failed: ${error.message}\n`)));
-  return {
-    child,
-    output: () => output,
-    exited: () => child.exitCode !== null || child.signalCode !== null,
-  };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('free port: no TCP address');
-  return address.port;
+  const daemon = spawnDaemon(configFile, { FLEETCD_LOG_LEVEL: 'info' });
+  return { ...daemon, exited: () => daemon.child.exitCode !== null || daemon.child.signalCode !== null };
 }
 
 function sleep(ms: number): Promise<void> {
