@@ -7,6 +7,7 @@ import { Fleet } from './reconcile/fleet.js';
 import { GitSource } from './source/index.js';
 import { openDatabase } from './store/db.js';
 import { RunStore } from './store/runs.js';
+import { SourceHistory } from './store/source-history.js';
 
 export type Daemon = { address: string; stop: () => Promise<void> };
 
@@ -21,11 +22,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const interrupted = store.markInterrupted();
   if (interrupted > 0) log.warn({ runs: interrupted }, 'marked runs of a previous daemon as interrupted');
 
+  const source = new GitSource(config.repository, config.stateDir, { history: new SourceHistory(db), log });
   const fleet = new Fleet(config, store, log);
-  const api = buildApi({ fleet, log, stateDir: config.stateDir, token });
+  const api = buildApi({ fleet, log, stateDir: config.stateDir, token, repository: config.repository });
   const address = await api.listen({ host: config.api.host, port: config.api.port });
   log.info({ address, stateDir: config.stateDir }, 'fleetcd API listening');
-  fleet.watch(new GitSource(config.repository, config.stateDir));
+  fleet.watch(source);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>

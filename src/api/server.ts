@@ -7,6 +7,8 @@ import { requireBearer } from './auth.js';
 import { errorHandler } from './errors.js';
 import { pageLimit, positiveId, reconcileBody } from './params.js';
 import { FleetError } from '../errors.js';
+import type { Config } from '../config/index.js';
+import { registerWebhooks } from './webhooks.js';
 
 export type ApiOptions = {
   fleet: Fleet;
@@ -14,6 +16,8 @@ export type ApiOptions = {
   stateDir: string;
   /** The bearer token every POST needs; without one, POSTs are refused. */
   token?: string;
+  /** The watched repository: the webhook route needs its branch and `webhookSecretFile`. */
+  repository?: Config['repository'];
 };
 
 /** Builds the HTTP API (not listening yet), so tests can drive it with inject() or a real port. */
@@ -29,6 +33,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/api/v1/status', async () => fleet.status());
+
+  app.get<{ Querystring: { limit?: string } }>('/api/v1/source', async (request) => {
+    const view = fleet.sourceView(pageLimit(request.query.limit));
+    if (!view) throw new FleetError('not-found', 'this fleetcd is not watching a repository');
+    return view;
+  });
+  registerWebhooks(app, { fleet, repository: options.repository, log: options.log });
 
   app.get<{ Params: { name: string } }>('/api/v1/targets/:name', async (request) => fleet.target(request.params.name));
 

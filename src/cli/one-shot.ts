@@ -5,6 +5,7 @@ import { Fleet } from '../reconcile/fleet.js';
 import { GitSource } from '../source/index.js';
 import { openDatabase } from '../store/db.js';
 import { RunStore } from '../store/runs.js';
+import { SourceHistory } from '../store/source-history.js';
 import type { RunDetail } from '../store/types.js';
 import { renderRun } from './render.js';
 
@@ -25,7 +26,8 @@ export async function runOnce(
   try {
     const store = new RunStore(db);
     const fleet = new Fleet(config, store, log);
-    const revision = await new GitSource(config.repository, config.stateDir).fetch();
+    const source = new GitSource(config.repository, config.stateDir, { history: new SourceHistory(db), log });
+    const revision = await source.fetch();
     print(`revision ${revision.sha} (${revision.ref}): ${revision.subject}`);
     fleet.useRevision(revision);
     const queued = fleet.reconcile(targets.length > 0 ? targets : undefined, { trigger: 'cli', mode: verb });

@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Runner } from '../runner/index.js';
-import type { GitSource, Revision } from '../source/index.js';
+import type { GitSource, Revision, SourceView } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { Coverage, RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
 import { hostStatusOf, targetStatusOf, type HostStatus, type TargetStatus } from './decide.js';
@@ -39,6 +39,7 @@ export class Fleet {
   private watcher: SourceWatcher | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private fixedRevision: Revision | undefined;
+  private source: GitSource | undefined;
 
   constructor(
     private readonly config: Config,
@@ -55,6 +56,7 @@ export class Fleet {
 
   /** Daemon mode: fetch now and on every poll, reconcile on each new commit and on the drift interval. */
   watch(source: GitSource): void {
+    this.source = source;
     this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (_revision, first) => {
       this.reconcileAll(first ? 'startup' : 'commit');
       try {
@@ -71,6 +73,12 @@ export class Fleet {
   /** One-shot mode: use this revision, fetched by the caller. */
   useRevision(revision: Revision): void {
     this.fixedRevision = revision;
+  }
+
+  /** The source for `GET /api/v1/source`: what is watched, the revision in use, errors, the tips seen. */
+  sourceView(limit?: number): SourceView | null {
+    if (!this.source || !this.watcher) return null;
+    return this.source.view(this.watcher.state, limit);
   }
 
   /** Fetch now (webhooks, tests). */

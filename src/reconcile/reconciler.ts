@@ -45,6 +45,8 @@ export class Reconciler {
   private readonly prepared = new Map<string, Promise<InstalledRequirements>>();
   private readonly unusable = new Set<string>();
   private lastGood: Revision | undefined;
+  /** Revisions that reconciles are running at, counted: their checkouts must outlive a newer commit. */
+  private readonly inFlight = new Map<string, number>();
   private stopping = false;
 
   constructor(
@@ -82,7 +84,8 @@ export class Reconciler {
 
   /** Revisions that runs are using now; their checkouts must not be removed. */
   revisionsInUse(): Set<string> {
-    return new Set([this.deps.revision()?.sha, this.lastGood?.sha].filter((sha): sha is string => Boolean(sha)));
+    const shas = [this.deps.revision()?.sha, this.lastGood?.sha, ...this.inFlight.keys()];
+    return new Set(shas.filter((sha): sha is string => Boolean(sha)));
   }
 
   /**
@@ -197,9 +200,9 @@ export class Reconciler {
     }
   }
 
-  /** One reconcile: check, then (by policy) apply and a verify check, each its own recorded run. */
+  /** Picks the revision and target for a reconcile and keeps that revision's checkout from pruning meanwhile. */
   private async reconcile(name: string, state: TargetState, pending: Pending): Promise<void> {
-    const { store, log } = this.deps;
+    const { store } = this.deps;
     const revision = this.revision();
     const target = this.list().find((t) => t.name === name);
     if (!revision || !target) {
@@ -207,6 +210,25 @@ export class Reconciler {
       return;
     }
     pending.sha = revision.sha;
+    this.inFlight.set(revision.sha, (this.inFlight.get(revision.sha) ?? 0) + 1);
+    try {
+      await this.reconcileAt(name, state, pending, revision, target);
+    } finally {
+      const left = (this.inFlight.get(revision.sha) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(revision.sha, left);
+      else this.inFlight.delete(revision.sha);
+    }
+  }
+
+  /** One reconcile: check, then (by policy) apply and a verify check, each its own recorded run. */
+  private async reconcileAt(
+    name: string,
+    state: TargetState,
+    pending: Pending,
+    revision: Revision,
+    target: Target,
+  ): Promise<void> {
+    const { store, log } = this.deps;
     const requirements = await this.prepare(revision).catch((error: unknown) => {
       store.start(pending.runId, revision.sha, null);
       store.finish(pending.runId, { status: 'failed', exitCode: null, error: messageOf(error), hosts: new Map() });

@@ -77,7 +77,23 @@ export class SourceWatcher {
       this.error = messageOf(error);
       this.failures += 1;
       this.log.warn({ err: this.error, failures: this.failures }, 'fetch failed; keeping the last good revision');
+      await this.restoreLastGood();
     }
+  }
+
+  /** With nothing in use yet (a restart), a failed or refused fetch falls back to the last accepted revision on disk. */
+  private async restoreLastGood(): Promise<void> {
+    if (this.current || this.stopped) return;
+    let revision: Revision | undefined;
+    try {
+      revision = await this.source.lastGood();
+    } catch {
+      return;
+    }
+    if (!revision) return;
+    this.current = revision;
+    this.log.warn({ sha: revision.sha, subject: revision.subject }, 'using the last good revision seen before');
+    this.onRevision(revision, true);
   }
 
   private schedule(): void {

@@ -79,7 +79,8 @@ export function credentialHelper(repo: Repository): string | undefined {
   } else {
     return undefined;
   }
-  return `!f() { test "$1" = get || return 0; ${body} printf 'username=%s\\npassword=%s\\n' "$u" "$p"; }; f`;
+  // Drain git's request first (a builtin loop, no extra process) so git never writes into a closed pipe.
+  return `!f() { while read -r _; do :; done; test "$1" = get || return 0; ${body} printf 'username=%s\\npassword=%s\\n' "$u" "$p"; }; f`;
 }
 
 /** GIT_CONFIG_COUNT/KEY_n/VALUE_n: config git reads as if given with -c, but invisible to `ps`. */

@@ -1,28 +1,78 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CommitInfo } from './commit.js';
+import { gitEnv } from './git-env.js';
+import { MemoryHistory, type RevisionInput, type RevisionRecord, type RevisionRecorder, type SourceKey } from './history.js';
+import { Mirror, MirrorDamaged } from './mirror.js';
+import { checkoutPathProblem } from './paths.js';
 import type { Revision } from './revision.js';
+import { SignaturePolicy } from './verify.js';
 
-const tipRef = 'refs/fleetcd/tip';
+export type GitSourceOptions = {
+  /** Where seen tips are kept (the store's SourceHistory); in memory when left out. */
+  history?: RevisionRecorder;
+  log?: Logger;
+  /** Extra environment for git, over the one built from the config (tests). */
+  env?: Record<string, string>;
+};
+
+/** A fetched tip that must not run: nothing of it is used, and the reason is recorded with its sha. */
+export class RevisionRefused extends FleetError {
+  constructor(
+    readonly sha: string,
+    readonly why: string,
+    subject: string,
+  ) {
+    super('source', `refused commit ${sha} (${JSON.stringify(subject)}): ${why}`);
+    this.name = 'RevisionRefused';
+  }
+}
+
+/** What `GET /api/v1/source` shows. */
+export type SourceView = {
+  url: string;
+  branch?: string;
+  revision?: string;
+  sha: string | null;
+  subject: string | null;
+  author: string | null;
+  committedAt: string | null;
+  lastFetchAt: string | null;
+  lastError: string | null;
+  /** The last time the local mirror was found damaged and cloned again. */
+  lastRecovery: { at: string; reason: string } | null;
+  history: RevisionRecord[];
+};
 
 /**
  * The fleet repository as the daemon sees it: a bare mirror that fetches only the tip of the watched ref
- * (shallow, forced, so a rewritten branch is followed rather than merged), and one read-only checkout
- * directory per commit, created under a temporary name and renamed into place so no run sees half a tree.
+ * (depth 1, forced, so a rewritten branch is followed rather than merged), a signature and path check of each
+ * new tip, a history of the tips seen, and one read-only checkout directory per accepted commit, created under
+ * a temporary name and renamed into place so no run sees half a tree.
  */
 export class GitSource {
-  private readonly mirror: string;
+  private readonly mirror: Mirror;
   private readonly checkouts: string;
+  private readonly history: RevisionRecorder;
+  private readonly policy: SignaturePolicy | undefined;
+  private readonly key: SourceKey;
+  private current: Revision | undefined;
+  private recovery: SourceView['lastRecovery'] = null;
 
   constructor(
     private readonly repo: Config['repository'],
     stateDir: string,
-    private readonly env: Record<string, string> = {},
+    private readonly options: GitSourceOptions = {},
   ) {
-    this.mirror = join(stateDir, 'source', 'mirror.git');
-    this.checkouts = join(stateDir, 'source', 'revisions');
+    const root = join(stateDir, 'source');
+    this.mirror = new Mirror(join(root, 'mirror.git'), repo.url, { ...gitEnv(repo), ...options.env });
+    this.checkouts = join(root, 'revisions');
+    this.history = options.history ?? new MemoryHistory();
+    this.policy = repo.verify ? new SignaturePolicy(repo.verify, join(root, 'keys')) : undefined;
+    this.key = { url: redactUrl(repo.url), ref: this.ref };
   }
 
   /** The ref this source follows, as people say it. */
@@ -30,32 +80,190 @@ export class GitSource {
     return this.repo.revision ?? this.repo.branch ?? 'main';
   }
 
-  /** Fetches the tip and makes sure its checkout exists. Throws a retryable FleetError('source') on failure. */
+  /**
+   * The revision to use now: the tip, fetched, checked and checked out, or (for a pinned revision) the one
+   * resolved before, without asking the remote. Throws RevisionRefused for a tip that must not run and a
+   * FleetError('source') when nothing could be fetched; a damaged mirror is cloned again on the spot.
+   */
   async fetch(): Promise<Revision> {
-    const git = await this.openMirror();
     try {
-      await git.raw(['fetch', '--no-tags', '--depth=1', '--force', 'origin', `+${this.remoteRef()}:${tipRef}`]);
+      return await this.update();
     } catch (error) {
-      throw this.sourceError(`cannot fetch ${this.ref}`, error);
+      if (!(error instanceof MirrorDamaged)) throw this.wrap(error);
+      this.recovery = { at: new Date().toISOString(), reason: error.message };
+      this.options.log?.warn({ reason: error.message }, 'the local git mirror is damaged; cloning it again');
+      this.mirror.reset();
+      try {
+        return await this.update();
+      } catch (again) {
+        throw this.wrap(again);
+      }
     }
-    const sha = (await git.raw(['rev-parse', '--verify', `${tipRef}^{commit}`])).trim();
-    return this.checkout(git, sha);
   }
 
-  /** Removes checkouts beyond the newest `keep`, except the ones still in use. */
+  /**
+   * The newest accepted revision whose checkout is still on disk (after a restart too), or undefined; with
+   * `repository.verify` set, only if its signature is still accepted.
+   */
+  async lastGood(): Promise<Revision | undefined> {
+    if (this.current && existsSync(this.current.dir)) return this.current;
+    const entry = this.history.lastAccepted(this.key);
+    if (!entry) return undefined;
+    const dir = join(this.checkouts, entry.sha);
+    if (!existsSync(dir) || this.pathProblem(dir)) return undefined;
+    if (this.policy) {
+      const commit = await this.mirror.commit(entry.sha).catch(() => undefined);
+      if (!commit || (await this.policy.refusalOf(this.mirror, commit).catch(() => 'unverifiable'))) return undefined;
+    }
+    touch(dir);
+    return (this.current = this.revisionOf(entry, dir));
+  }
+
+  /** Removes checkouts beyond the newest `keep` (by last use), except the current one and those in use. */
   prune(keep: number, inUse: ReadonlySet<string>): string[] {
     if (!existsSync(this.checkouts)) return [];
-    const entries = readdirSync(this.checkouts)
+    const names = readdirSync(this.checkouts);
+    for (const name of names) {
+      const staging = /\.staging-(\d+)(\.index)?$/.exec(name);
+      if (staging && Number(staging[1]) !== process.pid) rmSync(join(this.checkouts, name), { recursive: true, force: true });
+    }
+    const entries = names
       .filter((name) => /^[0-9a-f]{40}$/.test(name))
       .map((name) => ({ name, mtime: statSync(join(this.checkouts, name)).mtimeMs }))
       .sort((a, b) => b.mtime - a.mtime);
     const removed: string[] = [];
     for (const entry of entries.slice(keep)) {
-      if (inUse.has(entry.name)) continue;
+      if (inUse.has(entry.name) || entry.name === this.current?.sha) continue;
       rmSync(join(this.checkouts, entry.name), { recursive: true, force: true });
       removed.push(entry.name);
     }
     return removed;
+  }
+
+  /** The source as the API shows it, given the watcher's state. */
+  view(state: { revision: Revision | undefined; error: string | null; lastFetchAt: string | null }, limit = 50): SourceView {
+    const { revision } = state;
+    return {
+      url: this.key.url,
+      ...(this.repo.revision ? { revision: this.repo.revision } : { branch: this.repo.branch ?? 'main' }),
+      sha: revision?.sha ?? null,
+      subject: revision?.subject ?? null,
+      author: revision?.author ?? null,
+      committedAt: revision?.committedAt ?? null,
+      lastFetchAt: state.lastFetchAt,
+      lastError: state.error,
+      lastRecovery: this.recovery,
+      history: this.history.list(this.key, limit),
+    };
+  }
+
+  private async update(): Promise<Revision> {
+    if (this.repo.revision) {
+      const pinned = await this.lastGood();
+      if (pinned) return pinned;
+    }
+    const sha = await this.fetchTip();
+    if (this.current?.sha === sha && this.history.latest(this.key)?.sha === sha && existsSync(this.current.dir)) {
+      touch(this.current.dir);
+      return this.current;
+    }
+    const commit = await this.mirror.commit(sha);
+    const forced = await this.forcedFrom(commit);
+    const refusal = await this.policy?.refusalOf(this.mirror, commit);
+    if (refusal) this.refuse(commit, refusal, forced);
+    const dir = await this.checkout(sha);
+    const escape = this.pathProblem(dir);
+    if (escape) this.refuse(commit, escape, forced);
+    const entry = this.record(commit, { status: 'accepted', forced });
+    return (this.current = this.revisionOf(entry, dir));
+  }
+
+  private async fetchTip(): Promise<string> {
+    try {
+      return await this.mirror.fetchTip(this.remoteRef());
+    } catch (error) {
+      if (error instanceof MirrorDamaged) throw error;
+      throw await this.explainFetchError(error);
+    }
+  }
+
+  private async explainFetchError(error: unknown): Promise<FleetError> {
+    if (!/couldn't find remote ref|not our ref|unadvertised object/i.test(messageOf(error))) {
+      return this.sourceError(`cannot fetch ${this.ref}`, error);
+    }
+    const url = this.key.url;
+    const pin = this.repo.revision;
+    if (pin) {
+      const what = /^[0-9a-f]{40}$/.test(pin) ? `commit ${pin}` : `tag ${pin}`;
+      return new FleetError('source', `${what} (repository.revision) does not exist in ${url}`, { cause: error, retryable: true });
+    }
+    const branches = await this.mirror.remoteBranches().catch(() => undefined);
+    if (branches?.length === 0) {
+      return new FleetError('source', `${url} is an empty repository: it has no branches yet`, { cause: error, retryable: true });
+    }
+    const known = branches ? ` (its branches: ${branches.slice(0, 10).join(', ')})` : '';
+    return new FleetError('source', `branch ${this.ref} does not exist in ${url}${known}`, { cause: error, retryable: true });
+  }
+
+  /** True when the new tip is known not to descend from the previous tip seen: a force-push. */
+  private async forcedFrom(commit: CommitInfo): Promise<true | undefined> {
+    const previous = this.history.latest(this.key)?.sha;
+    if (!previous || previous === commit.sha || this.repo.revision) return undefined;
+    return (await this.mirror.descends(previous, commit, this.remoteRef())) === false ? true : undefined;
+  }
+
+  private refuse(commit: CommitInfo, reason: string, forced: true | undefined): never {
+    this.record(commit, { status: 'refused', reason, forced });
+    throw new RevisionRefused(commit.sha, reason, commit.subject);
+  }
+
+  /** Adds the tip to the history when it is new; updates its status when that changed; else writes nothing. */
+  private record(commit: CommitInfo, outcome: Pick<RevisionInput, 'status' | 'reason' | 'forced'>): RevisionRecord {
+    const latest = this.history.latest(this.key);
+    if (latest?.sha === commit.sha && latest.status === outcome.status && latest.reason === outcome.reason) return latest;
+    const entry: RevisionInput = {
+      sha: commit.sha,
+      subject: commit.subject,
+      author: commit.author,
+      committedAt: commit.committedAt,
+      status: outcome.status,
+    };
+    if (outcome.reason !== undefined) entry.reason = outcome.reason;
+    if (outcome.forced) entry.forced = true;
+    return this.history.record(this.key, entry);
+  }
+
+  private async checkout(sha: string): Promise<string> {
+    const dir = join(this.checkouts, sha);
+    if (existsSync(dir)) {
+      touch(dir);
+      return dir;
+    }
+    mkdirSync(this.checkouts, { recursive: true });
+    await this.mirror.materialize(sha, dir);
+    return dir;
+  }
+
+  /** Paths the daemon itself reads from a checkout must stay inside it: repository.path and its requirements.yml. */
+  private pathProblem(dir: string): string | undefined {
+    const path = this.repo.path;
+    const problem = checkoutPathProblem(dir, path);
+    if (problem) return `repository.path ${path}: ${problem}`;
+    const requirements = checkoutPathProblem(dir, posix.join(path, 'requirements.yml'));
+    return requirements ? `requirements.yml: ${requirements}` : undefined;
+  }
+
+  private revisionOf(entry: RevisionRecord, dir: string): Revision {
+    return {
+      sha: entry.sha,
+      ref: this.ref,
+      fetchedAt: entry.firstSeenAt,
+      subject: entry.subject,
+      author: entry.author,
+      committedAt: entry.committedAt,
+      dir,
+      root: join(dir, this.repo.path),
+    };
   }
 
   private remoteRef(): string {
@@ -65,86 +273,34 @@ export class GitSource {
     return `refs/tags/${pin}`;
   }
 
-  private async openMirror(): Promise<SimpleGit> {
-    if (existsSync(join(this.mirror, 'HEAD'))) {
-      const git = this.git(this.mirror);
-      try {
-        await git.raw(['rev-parse', '--git-dir']);
-        await git.remote(['set-url', 'origin', this.repo.url]);
-        return git;
-      } catch {
-        // A corrupt mirror is only a cache: start it again.
-        rmSync(this.mirror, { recursive: true, force: true });
-      }
-    }
-    mkdirSync(this.mirror, { recursive: true });
-    const git = this.git(this.mirror);
-    await git.init(true);
-    await git.addConfig('gc.auto', '0');
-    await git.remote(['add', 'origin', this.repo.url]);
-    return git;
-  }
-
-  private async checkout(git: SimpleGit, sha: string): Promise<Revision> {
-    const dir = join(this.checkouts, sha);
-    if (!existsSync(dir)) {
-      const staging = join(this.checkouts, `.staging-${sha}-${process.pid}`);
-      rmSync(staging, { recursive: true, force: true });
-      mkdirSync(staging, { recursive: true });
-      const index = `${staging}.index`;
-      try {
-        const tree = this.git(this.mirror, { GIT_INDEX_FILE: index, GIT_WORK_TREE: staging });
-        await tree.raw(['read-tree', sha]);
-        await tree.raw(['checkout-index', '--all', '--force']);
-        renameSync(staging, dir);
-      } catch (error) {
-        rmSync(staging, { recursive: true, force: true });
-        throw this.sourceError(`cannot check out ${sha}`, error);
-      } finally {
-        rmSync(index, { force: true });
-      }
-    }
-    const [subject = '', author = '', committedAt = ''] = (
-      await git.raw(['show', '-s', '--format=%s%x00%an <%ae>%x00%cI', sha])
-    )
-      .trim()
-      .split('\0');
-    return {
-      sha,
-      ref: this.ref,
-      fetchedAt: new Date().toISOString(),
-      subject,
-      author,
-      committedAt: new Date(committedAt).toISOString(),
-      dir,
-      root: join(dir, this.repo.path),
-    };
-  }
-
-  private git(baseDir: string, extraEnv: Record<string, string> = {}): SimpleGit {
-    return simpleGit({ baseDir }).env({ ...safeGitEnv(), ...this.env, ...extraEnv });
+  private wrap(error: unknown): FleetError {
+    if (error instanceof FleetError) return error;
+    if (error instanceof MirrorDamaged) return this.sourceError('the local mirror is damaged and could not be cloned again', error);
+    return this.sourceError(`cannot fetch ${this.ref}`, error);
   }
 
   private sourceError(what: string, error: unknown): FleetError {
-    const detail = messageOf(error).replace(/\s+/g, ' ').trim();
-    return new FleetError('source', `${what} from ${redactUrl(this.repo.url)}: ${detail}`, {
-      cause: error,
-      retryable: true,
-    });
+    const detail = redactUrls(messageOf(error).replace(/\s+/g, ' ').trim());
+    return new FleetError('source', `${what} from ${this.key.url}: ${detail}`, { cause: error, retryable: true });
   }
 }
 
-/** git must never stop to ask for a password or read the user's git config for credentials. */
-function safeGitEnv(): Record<string, string> {
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
-  for (const key of ['PATH', 'HOME', 'LANG', 'SSH_AUTH_SOCK']) {
-    const value = process.env[key];
-    if (value !== undefined) env[key] = value;
-  }
-  return env;
+/** Marks a checkout as just used, so pruning (newest first by mtime) keeps it. */
+function touch(dir: string): void {
+  const now = new Date();
+  utimesSync(dir, now, now);
 }
 
-/** A URL fit to show: any user:password@ part is removed. */
+/** A URL fit to show: an http(s) URL loses its whole user:password@ part, any other URL its password. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
+  return url.replace(/^([a-z][a-z0-9+.-]*):\/\/([^@/]*)@/i, (_all, scheme: string, userinfo: string) => {
+    if (/^(https?|ftps?)$/i.test(scheme)) return `${scheme}://`;
+    const user = userinfo.split(':')[0];
+    return user ? `${scheme}://${user}@` : `${scheme}://`;
+  });
+}
+
+/** Every URL inside a message (git errors quote them) redacted as `redactUrl` does. */
+export function redactUrls(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, (url) => redactUrl(url));
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { FleetError, messageOf } from '../errors.js';
@@ -12,6 +12,19 @@ const probeRef = 'refs/fleetcd/probe';
 const probeDepth = 64;
 /** A git process that prints nothing for this long is stopped. */
 const silenceLimitMs = 120_000;
+/** A lock file older than this outlived the git process that made it. */
+const staleLockMs = 2 * silenceLimitMs;
+
+/**
+ * Every fetch: forced (a rewritten branch replaces the tip), no tags, no FETCH_HEAD, and no opportunistic
+ * update of refs/remotes/* (`--refmap=`), so only the tip ref keeps objects alive.
+ */
+const fetchFlags = ['--no-tags', '--no-write-fetch-head', '--force', '--refmap='];
+/**
+ * For commands that print nothing on success: simple-git waits 50 ms for a process that was silent, and a
+ * trace line on stderr (dropped from error messages) avoids that on the path from push to run.
+ */
+const chatty = { GIT_TRACE: '1' };
 
 /** A failure inside the mirror rather than at the remote: the mirror is only a cache, so clone it again. */
 export class MirrorDamaged extends Error {
@@ -65,11 +78,16 @@ export class Mirror {
   async fetchTip(remoteRef: string): Promise<string> {
     await this.open();
     try {
-      await this.git().raw(['fetch', '--no-tags', '--no-write-fetch-head', '--depth=1', '--force', 'origin', `+${remoteRef}:${tipRef}`]);
+      // -v: git then always prints something, which spares simple-git's 50 ms wait for a silent process.
+      await this.git().raw(['fetch', '-v', ...fetchFlags, '--depth=1', 'origin', `+${remoteRef}:${tipRef}`]);
     } catch (error) {
-      if (!remoteProblems.some((pattern) => pattern.test(messageOf(error)))) throw this.damaged('fetch failed', error);
+      const text = messageOf(error);
+      if (/\.lock'?: File exists|cannot lock ref/i.test(text)) throw this.locked(text, error);
+      if (!remoteProblems.some((pattern) => pattern.test(text))) throw this.damaged('fetch failed', error);
       throw error;
     }
+    const loose = remoteRef.startsWith('refs/heads/') ? this.looseRef(tipRef) : undefined;
+    if (loose) return loose;
     return this.local('cannot read the fetched tip', async (git) => (await git.raw(['rev-parse', '--verify', `${tipRef}^{commit}`])).trim());
   }
 
@@ -94,11 +112,12 @@ export class Mirror {
     mkdirSync(staging, { recursive: true });
     try {
       await this.local(`cannot check out ${sha}`, async () => {
-        const tree = this.git({ GIT_INDEX_FILE: index, GIT_WORK_TREE: staging });
-        await tree.raw(['read-tree', sha]);
-        await tree.raw(['checkout-index', '--all', '--force']);
+        await this.git({ ...chatty, GIT_INDEX_FILE: index, GIT_WORK_TREE: staging }).raw(['read-tree', '--reset', '-u', sha]);
       });
       renameSync(staging, dir);
+    } catch (error) {
+      // Another fleetcd process (a one-shot verb) may have put the same commit in place first.
+      if (!existsSync(dir)) throw error;
     } finally {
       rmSync(staging, { recursive: true, force: true });
       rmSync(index, { force: true });
@@ -114,7 +133,7 @@ export class Mirror {
     if (!remoteRef.startsWith('refs/heads/')) return undefined;
     const git = this.git();
     try {
-      await git.raw(['fetch', '--no-tags', '--no-write-fetch-head', `--depth=${probeDepth}`, 'origin', `+${remoteRef}:${probeRef}`]);
+      await git.raw(['fetch', '-v', ...fetchFlags, `--depth=${probeDepth}`, 'origin', `+${remoteRef}:${probeRef}`]);
       const probe = (await git.raw(['rev-parse', '--verify', `${probeRef}^{commit}`])).trim();
       if (probe !== tip.sha) return undefined;
       const walked = (await git.raw(['rev-list', tip.sha])).split('\n').filter(Boolean);
@@ -123,7 +142,7 @@ export class Mirror {
     } catch {
       return undefined;
     } finally {
-      await git.raw(['update-ref', '-d', probeRef]).catch(() => undefined);
+      await this.git(chatty).raw(['update-ref', '-d', probeRef]).catch(() => undefined);
     }
   }
 
@@ -131,6 +150,16 @@ export class Mirror {
   reset(): void {
     rmSync(this.dir, { recursive: true, force: true });
     this.opened = false;
+  }
+
+  /** The sha in a loose ref file (fetch writes them; nothing here packs refs), without starting git. */
+  private looseRef(ref: string): string | undefined {
+    try {
+      const sha = readFileSync(join(this.dir, ref), 'utf8').trim();
+      return /^[0-9a-f]{40}$/.test(sha) ? sha : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private shallowCommits(): Set<string> {
@@ -164,7 +193,27 @@ export class Mirror {
     }
   }
 
+  /**
+   * Another git process holds a lock in the mirror (a one-shot `fleetcd check` beside the daemon): wait for the
+   * next poll. A lock older than any git process may live was left by a killed one: clone again.
+   */
+  private locked(text: string, error: unknown): Error {
+    const lock = /'([^']+\.lock)'/.exec(text)?.[1];
+    const age = lock && existsSync(lock) ? Date.now() - statSync(lock).mtimeMs : 0;
+    if (age > staleLockMs) return this.damaged(`a stale lock (${lock})`, error);
+    return new FleetError('source', `the local mirror is busy (${lock ?? 'a lock'} is held by another git process); retrying`, {
+      cause: error,
+      retryable: true,
+    });
+  }
+
   private damaged(what: string, error: unknown): MirrorDamaged {
-    return new MirrorDamaged(`${what}: ${messageOf(error).replace(/\s+/g, ' ').trim()}`, { cause: error });
+    const detail = messageOf(error)
+      .split('\n')
+      .filter((line) => !/^[\d:.]+ \S+:\d+\s+trace: /.test(line))
+      .join(' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+    return new MirrorDamaged(`${what}: ${detail}`, { cause: error });
   }
 }

@@ -12,7 +12,7 @@ export function isInside(root: string, path: string): boolean {
  * that leads outside the checkout, or that dangles, since what it points to could appear on the host later.
  * A plainly missing folder is not a problem here: the targets report what they do not find.
  */
-export function checkoutPathProblem(dir: string, relPath: string, what: string): string | undefined {
+export function checkoutPathProblem(dir: string, relPath: string): string | undefined {
   const realDir = realpathSync(dir);
   let prefix = dir;
   for (const part of relPath.split('/').filter((p) => p !== '' && p !== '.')) {
@@ -29,10 +29,10 @@ export function checkoutPathProblem(dir: string, relPath: string, what: string):
       real = realpathSync(prefix);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      return `${what} ${relPath}: ${relative(dir, prefix)} is a symlink that ${code === 'ELOOP' ? 'loops' : 'points to nothing'}; refusing it`;
+      return `${relative(dir, prefix)} is a symlink that ${code === 'ELOOP' ? 'loops' : 'points to nothing'}`;
     }
     if (!isInside(realDir, real)) {
-      return `${what} ${relPath} resolves outside the repository checkout (to ${real}); refusing it`;
+      return `${relative(dir, prefix)} is a symlink to ${real}, outside the repository checkout`;
     }
   }
   return undefined;

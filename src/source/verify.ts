@@ -96,7 +96,12 @@ export class SignaturePolicy {
     writeFileSync(join(staging, 'pubring.gpg'), keyring, { mode: 0o600 });
     // Verifying needs neither gpg-agent nor dirmngr; never start them (or fetch keys from the network).
     writeFileSync(join(staging, 'gpg.conf'), 'no-autostart\n', { mode: 0o600 });
-    renameSync(staging, home);
+    try {
+      renameSync(staging, home);
+    } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(home)) throw error;
+    }
     for (const old of readdirSync(this.homeRoot)) {
       if (old.startsWith('gnupg-') && old !== name) rmSync(join(this.homeRoot, old), { recursive: true, force: true });
     }

@@ -1,0 +1,101 @@
+import type { Db } from './db.js';
+
+/** The shape the source module records (its RevisionRecorder); repeated here so `store/` does not import `source/`. */
+export type SourceRevision = {
+  sha: string;
+  subject: string;
+  author: string;
+  committedAt: string;
+  firstSeenAt: string;
+  status: 'accepted' | 'refused';
+  reason?: string;
+  forced?: true;
+};
+export type SourceRevisionInput = Omit<SourceRevision, 'firstSeenAt'>;
+type Key = { url: string; ref: string };
+
+type Row = {
+  id: number;
+  sha: string;
+  subject: string;
+  author: string;
+  committed_at: string;
+  first_seen_at: string;
+  status: 'accepted' | 'refused';
+  reason: string | null;
+  forced: number;
+};
+
+function toRevision(row: Row): SourceRevision {
+  const revision: SourceRevision = {
+    sha: row.sha,
+    subject: row.subject,
+    author: row.author,
+    committedAt: row.committed_at,
+    firstSeenAt: row.first_seen_at,
+    status: row.status,
+  };
+  if (row.reason !== null) revision.reason = row.reason;
+  if (row.forced) revision.forced = true;
+  return revision;
+}
+
+/** The `source_revisions` table: the tips the daemon has seen, kept across restarts (the source's history). */
+export class SourceHistory {
+  constructor(private readonly db: Db) {}
+
+  /** Appends when `sha` is not the newest entry's for this url and ref; otherwise updates its status and reason. */
+  record(key: Key, entry: SourceRevisionInput): SourceRevision {
+    return this.db.transaction((): SourceRevision => {
+      const newest = this.newestRow(key);
+      if (newest?.sha === entry.sha) {
+        this.db.prepare('UPDATE source_revisions SET status = ?, reason = ? WHERE id = ?').run(entry.status, entry.reason ?? null, newest.id);
+        return toRevision({ ...newest, status: entry.status, reason: entry.reason ?? null });
+      }
+      const row = this.db
+        .prepare(
+          `INSERT INTO source_revisions (url, ref, sha, subject, author, committed_at, first_seen_at, status, reason, forced)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        )
+        .get(
+          key.url,
+          key.ref,
+          entry.sha,
+          entry.subject,
+          entry.author,
+          entry.committedAt,
+          new Date().toISOString(),
+          entry.status,
+          entry.reason ?? null,
+          entry.forced ? 1 : 0,
+        ) as Row;
+      return toRevision(row);
+    })();
+  }
+
+  latest(key: Key): SourceRevision | undefined {
+    const row = this.newestRow(key);
+    return row ? toRevision(row) : undefined;
+  }
+
+  lastAccepted(key: Key): SourceRevision | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
+      .get(key.url, key.ref) as Row | undefined;
+    return row ? toRevision(row) : undefined;
+  }
+
+  /** Newest first. */
+  list(key: Key, limit: number): SourceRevision[] {
+    const rows = this.db
+      .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT ?')
+      .all(key.url, key.ref, limit) as Row[];
+    return rows.map(toRevision);
+  }
+
+  private newestRow(key: Key): Row | undefined {
+    return this.db
+      .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT 1')
+      .get(key.url, key.ref) as Row | undefined;
+  }
+}
