@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what fleetcd needs on a fresh Debian machine, skipping what is already there:
-# ansible-core, openssh-server and git from Debian's packages, then the npm dependencies and the build.
+# ansible-core, openssh-server, git, gnupg and procps from Debian's packages, then the npm dependencies and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,9 @@ command -v ansible-playbook >/dev/null || missing+=(ansible-core)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v git >/dev/null || missing+=(git)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+# The test suite also uses gpg (signed commits) and ps/pgrep/pkill (process checks).
+command -v gpg >/dev/null || missing+=(gnupg)
+command -v pgrep >/dev/null || missing+=(procps)
 if ((${#missing[@]})); then
   echo "fleetcd: installing ${missing[*]} from Debian's packages" >&2
   export DEBIAN_FRONTEND=noninteractive
