@@ -2,12 +2,13 @@ import PQueue from 'p-queue';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { InstalledRequirements, Runner } from '../runner/index.js';
+import type { Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { RunSummary, Trigger } from '../store/types.js';
 import { decideApply } from './decide.js';
 import { executeRun, type RunToExecute } from './execute-run.js';
+import { RevisionGate } from './revision-gate.js';
 import { resolveTargets, type Target } from './targets.js';
 
 export type ReconcileRequest = {
@@ -41,12 +42,7 @@ type TargetState = { pending?: Pending; waiting?: Pending; active?: Active; busy
 export class Reconciler {
   private readonly queue: PQueue;
   private readonly targets = new Map<string, TargetState>();
-  /** requirements.yml installs, once per revision; a rejected one marks a revision that cannot run. */
-  private readonly prepared = new Map<string, Promise<InstalledRequirements>>();
-  private readonly unusable = new Set<string>();
-  private lastGood: Revision | undefined;
-  /** Revisions that reconciles are running at, counted: their checkouts must outlive a newer commit. */
-  private readonly inFlight = new Map<string, number>();
+  private readonly revisions: RevisionGate;
   private stopping = false;
 
   constructor(
@@ -59,6 +55,12 @@ export class Reconciler {
     },
   ) {
     this.queue = new PQueue({ concurrency: deps.config.reconcile.concurrency });
+    this.revisions = new RevisionGate({
+      runner: deps.runner,
+      log: deps.log,
+      timeoutMs: deps.config.reconcile.timeoutMs,
+      current: deps.revision,
+    });
   }
 
   /** The targets of the current revision, with their effective settings. */
@@ -66,14 +68,9 @@ export class Reconciler {
     return resolveTargets(this.deps.config, this.revision()?.root);
   }
 
-  /**
-   * The revision runs use: the newest fetched one, unless its requirements could not be installed — then
-   * the last one that worked, so scheduled checks go on while the broken commit is reported.
-   */
+  /** The revision runs use (see RevisionGate). */
   revision(): Revision | undefined {
-    const current = this.deps.revision();
-    if (current && this.unusable.has(current.sha) && this.lastGood) return this.lastGood;
-    return current;
+    return this.revisions.revision();
   }
 
   /** True while a reconcile of the target is queued or running. */
@@ -84,8 +81,7 @@ export class Reconciler {
 
   /** Revisions that runs are using now; their checkouts must not be removed. */
   revisionsInUse(): Set<string> {
-    const shas = [this.deps.revision()?.sha, this.lastGood?.sha, ...this.inFlight.keys()];
-    return new Set(shas.filter((sha): sha is string => Boolean(sha)));
+    return this.revisions.inUse();
   }
 
   /**
@@ -210,13 +206,11 @@ export class Reconciler {
       return;
     }
     pending.sha = revision.sha;
-    this.inFlight.set(revision.sha, (this.inFlight.get(revision.sha) ?? 0) + 1);
+    const release = this.revisions.hold(revision.sha);
     try {
       await this.reconcileAt(name, state, pending, revision, target);
     } finally {
-      const left = (this.inFlight.get(revision.sha) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(revision.sha, left);
-      else this.inFlight.delete(revision.sha);
+      release();
     }
   }
 
@@ -229,7 +223,7 @@ export class Reconciler {
     target: Target,
   ): Promise<void> {
     const { store, log } = this.deps;
-    const requirements = await this.prepare(revision).catch((error: unknown) => {
+    const requirements = await this.revisions.prepare(revision).catch((error: unknown) => {
       store.start(pending.runId, revision.sha, null);
       store.finish(pending.runId, { status: 'failed', exitCode: null, error: messageOf(error), hosts: new Map() });
       return null;
@@ -287,27 +281,6 @@ export class Reconciler {
     } finally {
       state.active = undefined;
     }
-  }
-
-  /** Installs the revision's requirements once; remembers which revisions could not be prepared. */
-  private async prepare(revision: Revision): Promise<InstalledRequirements> {
-    let install = this.prepared.get(revision.sha);
-    if (!install) {
-      install = this.deps.runner.prepare(revision.root, revision.sha, this.deps.config.reconcile.timeoutMs);
-      this.prepared.set(revision.sha, install);
-      install.then(
-        () => {
-          this.unusable.delete(revision.sha);
-          this.lastGood = revision;
-        },
-        (error: unknown) => {
-          this.unusable.add(revision.sha);
-          this.prepared.delete(revision.sha);
-          this.deps.log.error({ sha: revision.sha, err: messageOf(error) }, 'revision cannot be prepared');
-        },
-      );
-    }
-    return install;
   }
 
   /** Task names that the verify check after the newest apply of this revision still reported as changing. */
