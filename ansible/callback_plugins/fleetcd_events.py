@@ -111,6 +111,21 @@ def _check_mode_value(task):
     return str(value)
 
 
+def _rescued(task):
+    """True when a failure of this task is handled by the rescue section of an enclosing block.
+
+    Ansible counts such a failure as `rescued` in its stats but does not say so on the result; tasks are
+    copied per host, so membership is decided by uuid, walking up through nested blocks.
+    """
+    child, parent = task, getattr(task, '_parent', None)
+    while parent is not None:
+        body = getattr(parent, 'block', None) or []
+        if getattr(parent, 'rescue', None) and any(getattr(t, '_uuid', None) == child._uuid for t in body):
+            return True
+        child, parent = parent, getattr(parent, '_parent', None)
+    return False
+
+
 def _task_info(task):
     return {
         'task': (task.get_name() or '').strip(),
@@ -217,6 +232,7 @@ class CallbackModule(CallbackBase):
         event.update({
             'duration': round(time.time() - started, 3) if started is not None else None,
             'ignored': bool(ignored) if kind == 'failed' else False,
+            'rescued': kind == 'failed' and not ignored and _rescued(task),
             'msg': None,
             'skip_reason': None,
             'diff': None,

@@ -131,7 +131,8 @@ function countInto(tally: Map<string, HostRecap>, result: TaskResult): void {
   if (status === 'ok' || status === 'changed') recap.ok += 1;
   if (status === 'changed') recap.changed += 1;
   if (status === 'failed' && result.ignored) recap.ignored += 1;
-  if (status === 'failed' && !result.ignored) recap.failed += 1;
+  if (status === 'failed' && result.rescued) recap.rescued += 1;
+  if (status === 'failed' && !result.ignored && !result.rescued) recap.failed += 1;
   if (status === 'unreachable') recap.unreachable += 1;
   if (status === 'skipped') recap.skipped += 1;
   tally.set(result.host, recap);

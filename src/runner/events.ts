@@ -19,6 +19,7 @@ type ResultFields = {
   path: string | null;
   duration: number | null;
   ignored: boolean;
+  rescued?: boolean;
   msg: string | null;
   skip_reason: string | null;
   diff: unknown[] | null;
@@ -85,6 +86,7 @@ export function toTaskResult(event: AnsibleEvent, check = false, realTasks: Read
     truncated: Boolean(diffs?.some((d) => typeof d === 'object' && d !== null && 'truncated' in d)),
     censored: event.censored,
     ignored: event.ignored,
+    rescued: event.rescued === true,
     unverified: check ? unverifiedReason(event, realTasks.has(event.uuid)) : null,
   };
 }

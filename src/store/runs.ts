@@ -40,6 +40,7 @@ type TaskRow = {
   truncated: number;
   censored: number;
   ignored: number;
+  rescued: number;
   unverified: string | null;
 };
 
@@ -96,8 +97,8 @@ export class RunStore {
   addTask(runId: number, task: TaskResult): void {
     this.db
       .prepare(
-        `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, unverified)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         runId,
@@ -112,6 +113,7 @@ export class RunStore {
         task.truncated ? 1 : 0,
         task.censored ? 1 : 0,
         task.ignored ? 1 : 0,
+        task.rescued ? 1 : 0,
         task.unverified,
       );
   }
@@ -284,7 +286,7 @@ export class RunStore {
     ).map((row) => ({ ...row, diff: row.diff === null ? null : (JSON.parse(row.diff) as unknown[]) }));
     const failures = this.db
       .prepare(
-        `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 ORDER BY id`,
+        `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 AND rescued = 0 ORDER BY id`,
       )
       .all(id) as RunDetail['failures'];
     return { ...summary, hosts, changes, failures, coverage: summary.kind === 'check' ? this.coverage(id) : null };
@@ -311,7 +313,7 @@ export class RunStore {
   events(runId: number, afterId: number, limit: number): Array<TaskResult & { id: number }> {
     const rows = this.db
       .prepare(
-        `SELECT id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, unverified
+        `SELECT id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified
          FROM run_tasks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?`,
       )
       .all(runId, afterId, limit) as TaskRow[];
@@ -328,6 +330,7 @@ export class RunStore {
       truncated: row.truncated === 1,
       censored: row.censored === 1,
       ignored: row.ignored === 1,
+      rescued: row.rescued === 1,
       unverified: row.unverified,
     }));
   }

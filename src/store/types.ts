@@ -55,6 +55,8 @@ export type TaskResult = {
   truncated: boolean;
   censored: boolean;
   ignored: boolean;
+  /** A failure that a block's rescue section handled. */
+  rescued: boolean;
   /** Set when this result says nothing about drift, with the reason (see runner/events.ts). */
   unverified: string | null;
 };

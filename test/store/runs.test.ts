@@ -44,6 +44,7 @@ function task(overrides: Partial<TaskResult> = {}): TaskResult {
     truncated: false,
     censored: false,
     ignored: false,
+    rescued: false,
     unverified: null,
     ...overrides,
   } as TaskResult;
