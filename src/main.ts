@@ -5,9 +5,10 @@ import type { Logger } from './log.js';
 import { buildApi } from './api/server.js';
 import { Fleet } from './reconcile/fleet.js';
 import { GitSource } from './source/index.js';
-import { openDatabase } from './store/db.js';
+import { openDatabase, type Db } from './store/db.js';
 import { RunStore } from './store/runs.js';
 import { SourceHistory } from './store/source-history.js';
+import { lockStateDir } from './store/state-lock.js';
 
 export type Daemon = { address: string; stop: () => Promise<void> };
 
@@ -17,7 +18,19 @@ export type Daemon = { address: string; stop: () => Promise<void> };
  */
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const token = config.api.tokenFile ? readSecretFile(config.api.tokenFile, 'api.tokenFile') : undefined;
-  const db = openDatabase(join(config.stateDir, 'fleetcd.db'));
+  const unlock = lockStateDir(config.stateDir, 'serve');
+  let db: Db | undefined;
+  try {
+    db = openDatabase(join(config.stateDir, 'fleetcd.db'));
+    return await start(config, log, db, token, unlock);
+  } catch (error) {
+    db?.close();
+    unlock();
+    throw error;
+  }
+}
+
+async function start(config: Config, log: Logger, db: Db, token: string | undefined, unlock: () => void): Promise<Daemon> {
   const store = new RunStore(db);
   const interrupted = store.markInterrupted();
   if (interrupted > 0) log.warn({ runs: interrupted }, 'marked runs of a previous daemon as interrupted');
@@ -36,6 +49,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await fleet.stop(config.reconcile.shutdownGraceMs);
       await api.close().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'API close failed'));
       db.close();
+      unlock();
       log.info('stopped');
     })());
   return { address, stop };

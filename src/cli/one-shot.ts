@@ -6,6 +6,7 @@ import { GitSource } from '../source/index.js';
 import { openDatabase } from '../store/db.js';
 import { RunStore } from '../store/runs.js';
 import { SourceHistory } from '../store/source-history.js';
+import { lockStateDir } from '../store/state-lock.js';
 import type { RunDetail } from '../store/types.js';
 import { renderRun } from './render.js';
 
@@ -22,6 +23,7 @@ export async function runOnce(
   targets: string[],
   print: (text: string) => void,
 ): Promise<number> {
+  const unlock = lockStateDir(config.stateDir, verb);
   const db = openDatabase(join(config.stateDir, 'fleetcd.db'));
   try {
     const store = new RunStore(db);
@@ -41,6 +43,7 @@ export async function runOnce(
     return exit;
   } finally {
     db.close();
+    unlock();
   }
 }
 

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { freePort, getJson, spawnDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+
+const bin = fileURLToPath(new URL('../../bin/fleetcd', import.meta.url));
 
 type Status = { revision: { sha: string } | null; source: { error: string | null }; targets: Array<{ name: string }> };
 type Run = { id: number; trigger: string; status: string; revision: string };
@@ -15,6 +19,7 @@ describe('the daemon keeps serving without its repository, then checks on schedu
   let daemon: DaemonProcess;
   let base: string;
   let url: string;
+  let config: string;
 
   before(async () => {
     dir = tempDir('fleetcd-schedule-');
@@ -26,7 +31,7 @@ describe('the daemon keeps serving without its repository, then checks on schedu
     url = join(dir, 'fleet.git');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const config = join(dir, 'fleetcd.yaml');
+    config = join(dir, 'fleetcd.yaml');
     writeFileSync(
       config,
       `repository: { url: ${url}, pollInterval: 1h }\nstateDir: ${join(dir, 'state')}\napi: { listen: "127.0.0.1:${port}" }\nreconcile: { interval: 2s }\n`,
@@ -59,6 +64,12 @@ describe('the daemon keeps serving without its repository, then checks on schedu
     }, 30_000);
     assert.equal(recovered.revision!.sha, repo.head());
     assert.equal(recovered.source.error, null);
+  });
+
+  test('a one-shot check on the daemon\'s state directory is refused while the daemon runs', () => {
+    const result = spawnSync(process.execPath, [bin, 'check', '--config', config], { encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /is in use by fleetcd serve \(pid \d+\); ask it with `fleetcd reconcile` instead/);
   });
 
   test('with nothing committed, the drift interval keeps checking', async () => {
