@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RepoAnsibleCfg } from './ansible-cfg.js';
 
 /** The callback plugin folder shipped with fleetcd (dist/runner → ../../ansible). */
 export const callbackPluginDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ansible', 'callback_plugins');
@@ -16,13 +17,15 @@ export type SshSettings = {
 
 /**
  * The environment of one ansible-playbook run: an allow-list of the daemon's own variables (plus any
- * ANSIBLE_* an operator set for the daemon), then fleetcd's settings, which win: the event callback, no
- * colour or retry files, a private temp dir, and fast SSH (pipelining, ControlPersist with a socket dir of
- * the target's own, so two targets never share a control socket).
+ * ANSIBLE_* an operator set for the daemon), then fleetcd's settings: the event callback (added to the
+ * repo's own callbacks), no colour or retry files, a private temp dir, and fast SSH (pipelining unless the
+ * repo's ansible.cfg says otherwise; ControlPersist with a socket dir of the target's own, so two targets
+ * never share a control socket).
  */
 export function ansibleEnv(
   parent: NodeJS.ProcessEnv,
   settings: SshSettings & { controlPathDir: string; localTempDir: string },
+  repoCfg: RepoAnsibleCfg = {},
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(parent)) {
@@ -33,26 +36,28 @@ export function ansibleEnv(
   }
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   env.LANG ??= 'C.UTF-8';
+  // The repo's own callbacks keep working: ours is added to its list, not put in its place.
   Object.assign(env, {
-    ANSIBLE_CALLBACK_PLUGINS: callbackPluginDir,
-    ANSIBLE_CALLBACKS_ENABLED: 'fleetcd_events',
+    ANSIBLE_CALLBACK_PLUGINS: [callbackPluginDir, repoCfg.callbackPlugins].filter(Boolean).join(':'),
+    ANSIBLE_CALLBACKS_ENABLED: [...new Set([...(repoCfg.callbacksEnabled ?? []), 'fleetcd_events'])].join(','),
     FLEETCD_EVENT_FD: '3',
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_FORCE_COLOR: '0',
     ANSIBLE_RETRY_FILES_ENABLED: '0',
     ANSIBLE_LOCAL_TEMP: settings.localTempDir,
     ANSIBLE_SSH_CONTROL_PATH_DIR: settings.controlPathDir,
-    ANSIBLE_PIPELINING: settings.pipelining ? '1' : '0',
+    ANSIBLE_PIPELINING: (repoCfg.pipelining ?? settings.pipelining) ? '1' : '0',
   });
-  const sshArgs = [
-    '-o ControlMaster=auto',
-    `-o ControlPersist=${Math.max(1, Math.round(settings.controlPersistMs / 1000))}s`,
-  ];
+  // ssh keeps the first value it is given for an option: the daemon's host-key settings come first (they
+  // are security), then the repo's ssh_args, then fleetcd's connection reuse defaults.
+  const sshArgs: string[] = [];
   if (settings.knownHostsFile) sshArgs.push(`-o UserKnownHostsFile=${settings.knownHostsFile}`);
   if (settings.strictHostKeyChecking !== undefined) {
     env.ANSIBLE_HOST_KEY_CHECKING = settings.strictHostKeyChecking ? '1' : '0';
     sshArgs.push(`-o StrictHostKeyChecking=${settings.strictHostKeyChecking ? 'yes' : 'no'}`);
   }
+  if (repoCfg.sshArgs) sshArgs.push(repoCfg.sshArgs);
+  sshArgs.push('-o ControlMaster=auto', `-o ControlPersist=${Math.max(1, Math.round(settings.controlPersistMs / 1000))}s`);
   env.ANSIBLE_SSH_ARGS = sshArgs.join(' ');
   return env;
 }

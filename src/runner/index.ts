@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { readRepoAnsibleCfg } from './ansible-cfg.js';
 import { ansibleEnv, type SshSettings } from './env.js';
 import { runAnsiblePlaybook, type ProcessOutcome } from './ansible-process.js';
 import type { AnsibleEvent } from './events.js';
@@ -45,7 +46,11 @@ export class Runner {
         writeFileSync(file, JSON.stringify(options.secretVars), { mode: 0o600 });
         extraVarFiles.push(file);
       }
-      const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir, localTempDir: join(runDir, 'ansible') });
+      const env = ansibleEnv(
+        process.env,
+        { ...this.ssh, controlPathDir, localTempDir: join(runDir, 'ansible') },
+        readRepoAnsibleCfg(spec.cwd),
+      );
       if (options.requirements) {
         env.ANSIBLE_ROLES_PATH = [options.requirements.rolesPath, join(spec.cwd, 'roles')].join(':');
         env.ANSIBLE_COLLECTIONS_PATH = [

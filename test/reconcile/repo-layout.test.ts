@@ -17,7 +17,8 @@ describe('the fleet repository as Ansible lays it out, and per-target options', 
     f = makeFleet(
       {
         // ansible.cfg at the repo path is honoured: its roles_path is where `greeter` lives.
-        'ansible.cfg': '[defaults]\nroles_path = ./vendor-roles\n',
+        // and its own callbacks still run beside fleetcd's (the tree callback writes one file per host).
+        'ansible.cfg': `[defaults]\nroles_path = ./vendor-roles\ncallbacks_enabled = tree\n\n[callback_tree]\ndirectory = ${join(hosts, 'tree')}\n`,
         'vendor-roles/greeter/tasks/main.yml': '- name: greeting\n  ansible.builtin.copy: { dest: "{{ host_root }}/greeting", content: "hi {{ who }}\\n" }\n',
         'playbooks/site.yml': '- hosts: all\n  gather_facts: false\n  pre_tasks:\n    - ansible.builtin.file: { path: "{{ host_root }}", state: directory }\n  roles: [greeter]\n',
         'playbooks/tagged.yml': `- hosts: all
@@ -68,6 +69,7 @@ describe('the fleet repository as Ansible lays it out, and per-target options', 
     assert.equal(check!.status, 'succeeded', check!.error ?? '');
     assert.equal(apply!.status, 'succeeded', apply!.error ?? '');
     assert.equal(readFileSync(join(hosts, 'f1', 'greeting'), 'utf8'), 'hi extra-vars\n');
+    assert.ok(existsSync(join(hosts, 'tree', 'f1')), "the repo's tree callback ran too");
   });
 
   test('limit, tags and skipTags reach Ansible; a diff over 64 KiB is cut and flagged', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseAnsibleCfg } from '../../src/runner/ansible-cfg.js';
 import { ansibleEnv, callbackPluginDir, type SshSettings } from '../../src/runner/env.js';
 
 const dirs = { controlPathDir: '/var/lib/fleetcd/work/ssh/web', localTempDir: '/var/lib/fleetcd/work/tmp/run-1/ansible' };
@@ -120,5 +121,32 @@ describe('ansibleEnv', () => {
     const copy = { ...parent };
     ansibleEnv(parent, { ...ssh, ...dirs });
     assert.deepEqual(parent, copy);
+  });
+});
+
+describe('the repository ansible.cfg, merged rather than overridden', () => {
+  const settings = { pipelining: true, controlPersistMs: 60_000, controlPathDir: '/c', localTempDir: '/t', knownHostsFile: '/k', strictHostKeyChecking: true };
+
+  it('reads callbacks, callback plugins, ssh_args and pipelining the way Ansible does', () => {
+    const cfg = parseAnsibleCfg(
+      '# comment\n[defaults]\ncallback_whitelist = timer, profile_tasks\ncallback_plugins: ./plugins ; inline\n\n[ssh_connection]\nssh_args = -C -o ServerAliveInterval=30\npipelining = False\n',
+    );
+    assert.deepEqual(cfg, {
+      callbacksEnabled: ['timer', 'profile_tasks'],
+      callbackPlugins: './plugins',
+      sshArgs: '-C -o ServerAliveInterval=30',
+      pipelining: false,
+    });
+  });
+
+  it("keeps the repo's callbacks and ssh_args beside fleetcd's, host-key settings first", () => {
+    const env = ansibleEnv({}, settings, { callbacksEnabled: ['timer'], callbackPlugins: '/repo/plugins', sshArgs: '-o ControlPersist=5m', pipelining: false });
+    assert.equal(env.ANSIBLE_CALLBACKS_ENABLED, 'timer,fleetcd_events');
+    assert.ok(env.ANSIBLE_CALLBACK_PLUGINS?.endsWith(':/repo/plugins'));
+    assert.equal(env.ANSIBLE_PIPELINING, '0', "the repo's pipelining setting wins over the default");
+    assert.equal(
+      env.ANSIBLE_SSH_ARGS,
+      '-o UserKnownHostsFile=/k -o StrictHostKeyChecking=yes -o ControlPersist=5m -o ControlMaster=auto -o ControlPersist=60s',
+    );
   });
 });

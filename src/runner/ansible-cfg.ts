@@ -1,0 +1,48 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The few settings of a repository's ansible.cfg that fleetcd's own environment would otherwise override. */
+export type RepoAnsibleCfg = {
+  callbacksEnabled?: string[];
+  callbackPlugins?: string;
+  sshArgs?: string;
+  pipelining?: boolean;
+};
+
+/**
+ * Reads `<dir>/ansible.cfg` (what Ansible itself reads when run in that folder) for the settings fleetcd
+ * sets through the environment, so they can be merged rather than silently replaced: environment variables
+ * outrank ansible.cfg in Ansible's precedence.
+ */
+export function readRepoAnsibleCfg(dir: string): RepoAnsibleCfg {
+  const file = join(dir, 'ansible.cfg');
+  if (!existsSync(file)) return {};
+  return parseAnsibleCfg(readFileSync(file, 'utf8'));
+}
+
+/** INI as Ansible's configparser reads it: `[section]`, `key = value` or `key: value`, `#`/`;` comments. */
+export function parseAnsibleCfg(text: string): RepoAnsibleCfg {
+  const values = new Map<string, string>();
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header?.[1]) {
+      section = header[1].trim();
+      continue;
+    }
+    const pair = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(line);
+    if (pair?.[1]) values.set(`${section}.${pair[1].toLowerCase()}`, (pair[2] ?? '').replace(/\s;.*$/, '').trim());
+  }
+  const list = (value: string | undefined): string[] | undefined =>
+    value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean);
+  const bool = (value: string | undefined): boolean | undefined =>
+    value === undefined ? undefined : ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
+  return {
+    callbacksEnabled: list(values.get('defaults.callbacks_enabled') ?? values.get('defaults.callback_whitelist')),
+    callbackPlugins: values.get('defaults.callback_plugins'),
+    sshArgs: values.get('ssh_connection.ssh_args'),
+    pipelining: bool(values.get('ssh_connection.pipelining') ?? values.get('connection.pipelining')),
+  };
+}
