@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -42,10 +43,12 @@ describe('reconcile over SSH', () => {
     fleet = makeFleet(
       {
         'playbooks/site.yml': playbook(tasks),
+        'playbooks/slow.yml': playbook('    - name: hang\n      ansible.builtin.command: sleep 307\n      check_mode: false\n'),
         'inventories/prod.yml': inventory,
+        'inventories/slow.yml': inventory,
         'inventories/group_vars/all.yml': 'app_version: 1\n',
       },
-      { targets: { prod: { mode: 'apply' } } },
+      { targets: { prod: { mode: 'apply' }, slow: { playbook: 'playbooks/slow.yml', timeout: '4s', limit: 'host1' } } },
     );
   });
 
@@ -103,6 +106,26 @@ describe('reconcile over SSH', () => {
     assert.equal(verify!.kind, 'check');
     assert.equal(verify!.summary.changed, 0);
     assert.deepEqual(fleet.fleet.target('prod').nonIdempotentTasks, []);
+  });
+
+  test('a run over its timeout leaves no ansible-playbook, ssh client or control master behind', async () => {
+    const [{ id }] = fleet.fleet.reconcile(['slow'], { trigger: 'cli', mode: 'check' });
+    const [run] = await fleet.chain(id!);
+    assert.equal(run!.status, 'timed-out');
+    const controlDir = join(fleet.stateDir, 'work', 'ssh', 'slow');
+    const leftovers = async (): Promise<string[]> => {
+      const ps = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' }).split('\n');
+      return ps.filter((l) => !l.trimStart().startsWith('Z') && (l.includes(controlDir) || l.includes(fleet.root)));
+    };
+    let left = await leftovers();
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await leftovers();
+    }
+    assert.deepEqual(left, []);
+    // The command on the managed host is not ours to kill: like a Ctrl-C of ansible-playbook, it runs on
+    // there (see README). This host is also the test's managed host, so end it here.
+    spawnSync('pkill', ['-f', 'sleep 307']);
   });
 
   test('drift on one host is applied to that host only', async () => {
