@@ -43,6 +43,7 @@ export class Reconciler {
   private readonly queue: PQueue;
   private readonly targets = new Map<string, TargetState>();
   private readonly revisions: RevisionGate;
+  private targetsOf: { root: string | undefined; targets: Target[] } | undefined;
   private stopping = false;
 
   constructor(
@@ -63,9 +64,16 @@ export class Reconciler {
     });
   }
 
-  /** The targets of the current revision, with their effective settings. */
+  /**
+   * The targets of the current revision, with their effective settings. A checkout never changes and the
+   * config is frozen, so they are worked out once per revision, not on every status request.
+   */
   list(): Target[] {
-    return resolveTargets(this.deps.config, this.revision()?.root);
+    const root = this.revision()?.root;
+    if (this.targetsOf && this.targetsOf.root === root) return this.targetsOf.targets;
+    const targets = resolveTargets(this.deps.config, root);
+    this.targetsOf = { root, targets };
+    return targets;
   }
 
   /** The revision runs use (see RevisionGate). */
