@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/index.js';
 import { GitSource } from '../src/source/index.js';
+import { openDatabase } from '../src/store/db.js';
+import { SourceHistory } from '../src/store/source-history.js';
 import { createFleetRepo } from '../test/helpers/git.js';
 import { startSshHosts } from '../test/helpers/sshd.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
@@ -24,9 +26,10 @@ function median(values: number[]): number {
 
 async function measure(label: string, repository: Record<string, unknown>): Promise<void> {
   const dir = tempDir('fleetcd-bench-');
+  const db = openDatabase(join(dir, 'state', 'fleetcd.db'));
   try {
     const config = parseConfig({ repository, stateDir: join(dir, 'state') }, join(dir, 'fleetcd.yaml'));
-    const source = new GitSource(config.repository, config.stateDir);
+    const source = new GitSource(config.repository, config.stateDir, { history: new SourceHistory(db) });
     const first = performance.now();
     const revision = await source.fetch();
     const initial = performance.now() - first;
@@ -43,6 +46,7 @@ async function measure(label: string, repository: Record<string, unknown>): Prom
         `(min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))}, n=${runs})`,
     );
   } finally {
+    db.close();
     removeDir(dir);
   }
 }

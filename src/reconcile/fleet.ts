@@ -39,7 +39,6 @@ export class Fleet {
   private watcher: SourceWatcher | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private fixedRevision: Revision | undefined;
-  private source: GitSource | undefined;
 
   constructor(
     private readonly config: Config,
@@ -56,7 +55,6 @@ export class Fleet {
 
   /** Daemon mode: fetch now and on every poll, reconcile on each new commit and on the drift interval. */
   watch(source: GitSource): void {
-    this.source = source;
     this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (_revision, first) => {
       this.reconcileAll(first ? 'startup' : 'commit');
       try {
@@ -77,8 +75,7 @@ export class Fleet {
 
   /** The source for `GET /api/v1/source`: what is watched, the revision in use, errors, the tips seen. */
   sourceView(limit?: number): SourceView | null {
-    if (!this.source || !this.watcher) return null;
-    return this.source.view(this.watcher.state, limit);
+    return this.watcher ? this.watcher.source.view(this.watcher.state, limit) : null;
   }
 
   /** Fetch now (webhooks, tests). */

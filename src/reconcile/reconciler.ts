@@ -244,6 +244,7 @@ export class Reconciler {
     log.info({ target: name, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
     const mode = pending.request.mode === 'check' ? 'detect' : pending.request.mode === 'apply' ? 'apply' : target.mode;
     const detail = store.detail(check.id)!;
+    const knownNonIdempotent = this.nonIdempotentTasks(name, revision.sha);
     const decision = decideApply({
       mode,
       status: check.status,
@@ -251,7 +252,7 @@ export class Reconciler {
       driftedHosts: detail.hosts.filter((h) => h.changed > 0 && h.unreachable === 0).map((h) => h.host),
       changedTasks: [...new Set(detail.changes.map((c) => c.task))],
       revisionApplied: store.hasApplied(name, revision.sha),
-      knownNonIdempotent: this.nonIdempotentTasks(name, revision.sha),
+      knownNonIdempotent,
     });
     if (!decision.apply || this.stopping) return;
     log.info({ target: name, reason: decision.reason, limit: decision.limit }, 'applying');

@@ -23,7 +23,7 @@ export class SourceWatcher {
   private stopped = false;
 
   constructor(
-    private readonly source: GitSource,
+    readonly source: GitSource,
     private readonly pollIntervalMs: number,
     private readonly log: Logger,
     private readonly onRevision: (revision: Revision, first: boolean) => void,

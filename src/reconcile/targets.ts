@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { join, relative, isAbsolute } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Config, Mode, TargetOverrides } from '../config/index.js';
+import { isInside } from '../source/index.js';
 
 /** A target as found in one revision: an inventory, with the config's overrides applied. */
 export type Target = {
@@ -66,10 +67,8 @@ function resolveTarget(config: Config, root: string | undefined, name: string, i
 /** A message if `path` (after following symlinks) is outside `root`, so a commit cannot read the host's files. */
 export function escapes(root: string, path: string): string | undefined {
   if (!existsSync(path)) return undefined;
-  const realRoot = realpathSync(root);
   const real = realpathSync(path);
-  const rel = relative(realRoot, real);
-  if (rel.startsWith('..') || isAbsolute(rel)) {
+  if (!isInside(realpathSync(root), real)) {
     return `${relative(root, path)} resolves outside the repository checkout (to ${real}); refusing to use it`;
   }
   return undefined;

@@ -3,17 +3,18 @@ import { join, posix } from 'node:path';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { SourceHistory } from '../store/source-history.js';
+import type { RevisionInput, RevisionRecord, SourceKey } from '../store/types.js';
 import type { CommitInfo } from './commit.js';
 import { gitEnv } from './git-env.js';
-import { MemoryHistory, type RevisionInput, type RevisionRecord, type RevisionRecorder, type SourceKey } from './history.js';
 import { Mirror, MirrorDamaged } from './mirror.js';
 import { checkoutPathProblem } from './paths.js';
 import type { Revision } from './revision.js';
 import { SignaturePolicy } from './verify.js';
 
 export type GitSourceOptions = {
-  /** Where seen tips are kept (the store's SourceHistory); in memory when left out. */
-  history?: RevisionRecorder;
+  /** Where seen tips are kept, across restarts. */
+  history: SourceHistory;
   log?: Logger;
   /** Extra environment for git, over the one built from the config (tests). */
   env?: Record<string, string>;
@@ -56,7 +57,7 @@ export type SourceView = {
 export class GitSource {
   private readonly mirror: Mirror;
   private readonly checkouts: string;
-  private readonly history: RevisionRecorder;
+  private readonly history: SourceHistory;
   private readonly policy: SignaturePolicy | undefined;
   private readonly key: SourceKey;
   private current: Revision | undefined;
@@ -65,12 +66,12 @@ export class GitSource {
   constructor(
     private readonly repo: Config['repository'],
     stateDir: string,
-    private readonly options: GitSourceOptions = {},
+    private readonly options: GitSourceOptions,
   ) {
     const root = join(stateDir, 'source');
     this.mirror = new Mirror(join(root, 'mirror.git'), repo.url, { ...gitEnv(repo), ...options.env });
     this.checkouts = join(root, 'revisions');
-    this.history = options.history ?? new MemoryHistory();
+    this.history = options.history;
     this.policy = repo.verify ? new SignaturePolicy(repo.verify, join(root, 'keys')) : undefined;
     this.key = { url: redactUrl(repo.url), ref: this.ref };
   }

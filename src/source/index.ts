@@ -1,7 +1,5 @@
 export type { Revision } from './revision.js';
 export { GitSource, RevisionRefused, redactUrl, redactUrls, type GitSourceOptions, type SourceView } from './git-source.js';
-export { MemoryHistory, revisionStatuses } from './history.js';
-export type { RevisionRecord, RevisionRecorder, RevisionInput, RevisionStatus, SourceKey } from './history.js';
 export { checkoutPathProblem, isInside } from './paths.js';
 export { authenticateWebhook, parsePush, pushDecision, webhookBodyLimit } from './webhook.js';
 export type { PushEvent, WebhookProvider } from './webhook.js';

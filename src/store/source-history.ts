@@ -1,18 +1,5 @@
 import type { Db } from './db.js';
-
-/** The shape the source module records (its RevisionRecorder); repeated here so `store/` does not import `source/`. */
-export type SourceRevision = {
-  sha: string;
-  subject: string;
-  author: string;
-  committedAt: string;
-  firstSeenAt: string;
-  status: 'accepted' | 'refused';
-  reason?: string;
-  forced?: true;
-};
-export type SourceRevisionInput = Omit<SourceRevision, 'firstSeenAt'>;
-type Key = { url: string; ref: string };
+import type { RevisionInput, RevisionRecord, RevisionStatus, SourceKey } from './types.js';
 
 type Row = {
   id: number;
@@ -21,13 +8,13 @@ type Row = {
   author: string;
   committed_at: string;
   first_seen_at: string;
-  status: 'accepted' | 'refused';
+  status: RevisionStatus;
   reason: string | null;
   forced: number;
 };
 
-function toRevision(row: Row): SourceRevision {
-  const revision: SourceRevision = {
+function toRevision(row: Row): RevisionRecord {
+  const revision: RevisionRecord = {
     sha: row.sha,
     subject: row.subject,
     author: row.author,
@@ -45,8 +32,8 @@ export class SourceHistory {
   constructor(private readonly db: Db) {}
 
   /** Appends when `sha` is not the newest entry's for this url and ref; otherwise updates its status and reason. */
-  record(key: Key, entry: SourceRevisionInput): SourceRevision {
-    return this.db.transaction((): SourceRevision => {
+  record(key: SourceKey, entry: RevisionInput): RevisionRecord {
+    return this.db.transaction((): RevisionRecord => {
       const newest = this.newestRow(key);
       if (newest?.sha === entry.sha) {
         this.db.prepare('UPDATE source_revisions SET status = ?, reason = ? WHERE id = ?').run(entry.status, entry.reason ?? null, newest.id);
@@ -73,12 +60,12 @@ export class SourceHistory {
     })();
   }
 
-  latest(key: Key): SourceRevision | undefined {
+  latest(key: SourceKey): RevisionRecord | undefined {
     const row = this.newestRow(key);
     return row ? toRevision(row) : undefined;
   }
 
-  lastAccepted(key: Key): SourceRevision | undefined {
+  lastAccepted(key: SourceKey): RevisionRecord | undefined {
     const row = this.db
       .prepare(`SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
       .get(key.url, key.ref) as Row | undefined;
@@ -86,14 +73,14 @@ export class SourceHistory {
   }
 
   /** Newest first. */
-  list(key: Key, limit: number): SourceRevision[] {
+  list(key: SourceKey, limit: number): RevisionRecord[] {
     const rows = this.db
       .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT ?')
       .all(key.url, key.ref, limit) as Row[];
     return rows.map(toRevision);
   }
 
-  private newestRow(key: Key): Row | undefined {
+  private newestRow(key: SourceKey): Row | undefined {
     return this.db
       .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT 1')
       .get(key.url, key.ref) as Row | undefined;

@@ -76,3 +76,24 @@ export type RunDetail = RunSummary & {
   failures: Array<{ host: string; task: string; message: string | null }>;
   coverage: Coverage | null;
 };
+
+/** Whether a fetched tip may run: `refused` tips (bad signature, a path escaping the checkout) never do. */
+export type RevisionStatus = 'accepted' | 'refused';
+
+/** One tip of the watched ref as the daemon saw it; a force-push back to an old commit is a new entry. */
+export type RevisionRecord = {
+  sha: string;
+  subject: string;
+  author: string;
+  committedAt: string;
+  firstSeenAt: string;
+  status: RevisionStatus;
+  reason?: string;
+  /** Set only when the new tip is known not to descend from the previous one (a force-push). */
+  forced?: true;
+};
+
+export type RevisionInput = Omit<RevisionRecord, 'firstSeenAt'>;
+
+/** What a source history is kept per: the repository (credentials stripped) and the branch or pinned revision. */
+export type SourceKey = { url: string; ref: string };

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { runCli } from '../helpers/daemon.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
-const bin = fileURLToPath(new URL('../../bin/fleetcd', import.meta.url));
-
-function fleetcd(...args: string[]): { code: number | null; out: string; err: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, out: result.stdout, err: result.stderr };
-}
+const fleetcd = runCli;
 
 describe('fleetcd check / apply in the foreground', () => {
   let dir: string;

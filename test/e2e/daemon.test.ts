@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { freePort, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { freePort, runCli, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { inventoryYaml, type SshHosts, startSshHosts } from '../helpers/sshd.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -15,8 +14,6 @@ import { removeDir, tempDir } from '../helpers/tmp.js';
  * ansible-playbook. Everything is observed through the HTTP API (the contract) and the hosts' files on disk.
  */
 
-const projectDir = fileURLToPath(new URL('../..', import.meta.url));
-const fleetcdBin = join(projectDir, 'bin', 'fleetcd');
 const POLL_MS = 200;
 const RUN_TIMEOUT_MS = 60_000;
 const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -412,12 +409,9 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
     );
 
     // 7. The CLI reads the same status from the running daemon.
-    const cli = spawn(process.execPath, [fleetcdBin, 'status', '--config', configFile], { cwd: projectDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let cliOut = '';
-    cli.stdout.on('data', (chunk: Buffer) => (cliOut += chunk.toString('utf8')));
-    cli.stderr.on('data', (chunk: Buffer) => (cliOut += chunk.toString('utf8')));
-    const [cliCode] = (await once(cli, 'exit')) as [number | null];
-    assert.equal(cliCode, 0, cliOut);
+    const cli = runCli('status', '--config', configFile);
+    const cliOut = cli.out + cli.err;
+    assert.equal(cli.code, 0, cliOut);
     assert.match(cliOut, /^prod\s/m, cliOut);
     assert.match(cliOut, /^staging\s/m, cliOut);
     assert.match(cliOut, new RegExp(secondSha.slice(0, 12)), cliOut);

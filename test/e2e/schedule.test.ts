@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { freePort, getJson, spawnDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import { freePort, getJson, runCli, spawnDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-
-const bin = fileURLToPath(new URL('../../bin/fleetcd', import.meta.url));
 
 type Status = { revision: { sha: string } | null; source: { error: string | null }; targets: Array<{ name: string }> };
 type Run = { id: number; trigger: string; status: string; revision: string };
@@ -67,9 +63,9 @@ describe('the daemon keeps serving without its repository, then checks on schedu
   });
 
   test('a one-shot check on the daemon\'s state directory is refused while the daemon runs', () => {
-    const result = spawnSync(process.execPath, [bin, 'check', '--config', config], { encoding: 'utf8' });
-    assert.equal(result.status, 1);
-    assert.match(result.stderr, /is in use by fleetcd serve \(pid \d+\); ask it with `fleetcd reconcile` instead/);
+    const result = runCli('check', '--config', config);
+    assert.equal(result.code, 1);
+    assert.match(result.err, /is in use by fleetcd serve \(pid \d+\); ask it with `fleetcd reconcile` instead/);
   });
 
   test('with nothing committed, the drift interval keeps checking', async () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -29,6 +29,12 @@ export function spawnDaemon(configFile: string, env: Record<string, string> = {}
   child.stderr?.on('data', keep);
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   return { child, output: () => output, exit: () => exited };
+}
+
+/** One `fleetcd` CLI call (the built dist/), waited for; the daemon it may talk to is another process. */
+export function runCli(...args: string[]): { code: number | null; out: string; err: string } {
+  const result = spawnSync(process.execPath, [fleetcdBin, ...args], { cwd: projectDir, encoding: 'utf8', timeout: 120_000 });
+  return { code: result.status, out: result.stdout, err: result.stderr };
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { localInventory, makeFleet, playbook, type TestFleet } from '../helpers/fleet.js';
+import { localInventory, makeFleet, type TestFleet } from '../helpers/fleet.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 /** A role packed as a tarball inside the repo, as a vendored galaxy role would be (no network). */

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { localInventory, makeFleet, playbook, type TestFleet } from '../helpers/fleet.js';
 

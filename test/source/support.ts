@@ -63,7 +63,7 @@ export type SourceUnderTest = {
  * A GitSource over `repository` with a state dir, a real SQLite history and a pino log file in `dir`, all
  * closed when the test ends.
  */
-export function makeSource(t: TestContext, dir: string, repository: Record<string, unknown>, options: GitSourceOptions = {}): SourceUnderTest {
+export function makeSource(t: TestContext, dir: string, repository: Record<string, unknown>, options: Partial<GitSourceOptions> = {}): SourceUnderTest {
   const repo = repositoryConfig(dir, repository);
   const stateDir = join(dir, 'state');
   const db = openDatabase(join(stateDir, 'fleetcd.db'));
