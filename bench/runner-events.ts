@@ -39,12 +39,12 @@ print("PLAY RECAP (synthetic)")
 type Result = { events: number; seconds: number; eventsPerSecond: number; rssBaselineMiB: number; rssPeakMiB: number; rssGrowthMiB: number; status: string };
 
 async function measure(files: Record<string, string>, config: Record<string, unknown>): Promise<Result> {
-  const f = makeFleet(files, config);
+  const f = await makeFleet(files, { config });
   const baseline = process.memoryUsage().rss;
   let peak = baseline;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const started = Date.now();
-  const [{ id }] = f.fleet.reconcile(['bench'], { trigger: 'cli', mode: 'check' });
+  const { id } = f.fleet.reconcile(['bench'], { trigger: 'cli', mode: 'check' })[0]!;
   await f.fleet.reconciler.idle();
   const seconds = (Date.now() - started) / 1000;
   clearInterval(sampler);

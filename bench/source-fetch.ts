@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/index.js';
 import { GitSource } from '../src/source/index.js';
 import { openDatabase } from '../src/store/db.js';
-import { SourceHistory } from '../src/store/source-history.js';
+import { SqliteSourceHistory } from '../src/store/source-history.js';
 import { createFleetRepo } from '../test/helpers/git.js';
 import { startSshHosts } from '../test/helpers/sshd.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
@@ -29,7 +29,7 @@ async function measure(label: string, repository: Record<string, unknown>): Prom
   const db = openDatabase(join(dir, 'state', 'fleetcd.db'));
   try {
     const config = parseConfig({ repository, stateDir: join(dir, 'state') }, join(dir, 'fleetcd.yaml'));
-    const source = new GitSource(config.repository, config.stateDir, { history: new SourceHistory(db) });
+    const source = new GitSource(config.repository, config.stateDir, { history: new SqliteSourceHistory(db) });
     const first = performance.now();
     const revision = await source.fetch();
     const initial = performance.now() - first;

@@ -12,6 +12,7 @@ export const errorReasons = [
   'not-found',
   'bad-request',
   'unauthorized',
+  'forbidden',
   'conflict',
   'internal',
 ] as const;

@@ -6,10 +6,6 @@ The human log stays with the normal stdout callback; this notification callback 
 side channel the runner parses into run events, drift items and per-host stats.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = '''
     name: fleetcd_events
     type: notification
@@ -30,11 +26,6 @@ from ansible.plugins.callback import CallbackBase
 DIFF_LIMIT = 65536
 STDERR_TAIL = 2000
 DIFF_KEYS = ('before', 'after', 'before_header', 'after_header', 'prepared')
-COMMAND_ACTIONS = frozenset(
-    prefix + name
-    for prefix in ('', 'ansible.builtin.', 'ansible.legacy.')
-    for name in ('command', 'shell', 'raw', 'script', 'expect')
-)
 
 
 def _open_event_stream():
@@ -199,29 +190,21 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_unreachable(self, result):
         self._result_event('unreachable', result)
 
-    def v2_runner_item_on_ok(self, result):
-        self._result_event('changed' if self._changed(result) else 'ok', result, loop_item=True)
-
-    def v2_runner_item_on_failed(self, result):
-        ignored = bool(getattr(result, '_task_fields', {}).get('ignore_errors'))
-        self._result_event('failed', result, ignored=ignored, loop_item=True)
-
-    def v2_runner_item_on_skipped(self, result):
-        self._result_event('skipped', result, loop_item=True)
+    # Loop items are not sent one by one: the task's final result carries every item's diff (see _diff_of).
 
     @staticmethod
     def _changed(result):
         res = result._result
         return isinstance(res, dict) and bool(res.get('changed', False))
 
-    def _result_event(self, kind, result, ignored=False, loop_item=False):
+    def _result_event(self, kind, result, ignored=False):
         try:
-            event = self._build_result_event(kind, result, ignored, loop_item)
+            event = self._build_result_event(kind, result, ignored)
         except Exception as e:  # never fail the run because of us
             event = {'event': kind, 'host': _text_or_none(getattr(result, '_host', None)), 'build_error': str(e)}
         self._emit(event)
 
-    def _build_result_event(self, kind, result, ignored, loop_item):
+    def _build_result_event(self, kind, result, ignored):
         task = result._task
         res = result._result if isinstance(result._result, dict) else {}
         started = self._task_started.get(task._uuid)
@@ -237,20 +220,16 @@ class CallbackModule(CallbackBase):
             'skip_reason': None,
             'diff': None,
             'censored': censored,
-            'item': None,
         })
-        if loop_item:
-            event['loop_item'] = True
         if censored:
             return event
         event['msg'] = _text_or_none(res.get('msg'))
         if kind == 'skipped':
             event['skip_reason'] = _text_or_none(res.get('skip_reason') or res.get('msg'))
         event['diff'] = self._diff_of(res)
-        if loop_item:
-            event['item'] = self._item_label(res)
-        if kind == 'failed':
-            self._add_stderr(event, task, res)
+        stderr = res.get('stderr') if kind == 'failed' else None
+        if isinstance(stderr, str) and stderr:
+            event['stderr'] = stderr[-STDERR_TAIL:]
         return event
 
     def _diff_of(self, res):
@@ -265,21 +244,6 @@ class CallbackModule(CallbackBase):
             if isinstance(item, dict) and not item.get('_ansible_no_log') and 'censored' not in item:
                 entries.extend(_diff_list(item.get('diff')) or [])
         return entries or None
-
-    @staticmethod
-    def _item_label(res):
-        if '_ansible_item_label' in res:
-            return res['_ansible_item_label']
-        return res.get('item')
-
-    @staticmethod
-    def _add_stderr(event, task, res):
-        """The stderr tail of command-like modules (and of any module that reports a stderr string)."""
-        stderr = res.get('stderr')
-        if isinstance(stderr, str) and stderr:
-            event['stderr'] = stderr[-STDERR_TAIL:]
-        elif (getattr(task, 'resolved_action', None) or task.action) in COMMAND_ACTIONS:
-            event['stderr'] = None
 
     # -- stats --------------------------------------------------------------------------------------
 

@@ -5,14 +5,15 @@ import type { Logger } from '../log.js';
 const statusOf: Partial<Record<ErrorReason, number>> = {
   'bad-request': 400,
   unauthorized: 401,
+  forbidden: 403,
   'not-found': 404,
   conflict: 409,
 };
 
 /**
  * The one place errors become responses: a FleetError's reason picks the status; a client error from
- * fastify (bad JSON, body too large) keeps its 4xx and message; anything else is a 500 whose details stay
- * in the log.
+ * fastify (bad JSON, body too large) keeps its 4xx and message; anything else is a 500 whose details (with
+ * the stack) stay in the log.
  */
 export function errorHandler(log: Logger) {
   return (error: FastifyError | FleetError, request: FastifyRequest, reply: FastifyReply): void => {
@@ -28,11 +29,7 @@ export function errorHandler(log: Logger) {
       void reply.code(code).send({ error: error.message });
       return;
     }
-    log.error({ err: error.message, url: request.url }, 'request failed');
+    log.error({ err: error.message, stack: error.stack, method: request.method, url: request.url }, 'request failed');
     void reply.code(500).send({ error: 'internal error; see the fleetcd log' });
   };
-}
-
-export function badRequest(message: string): FleetError {
-  return new FleetError('bad-request', message);
 }

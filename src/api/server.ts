@@ -1,89 +1,163 @@
-import { createReadStream, existsSync } from 'node:fs';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Fleet } from '../reconcile/fleet.js';
-import { runLogFile } from '../reconcile/execute-run.js';
 import { requireBearer } from './auth.js';
 import { errorHandler } from './errors.js';
-import { pageLimit, positiveId, reconcileBody } from './params.js';
-import { FleetError } from '../errors.js';
-import type { Config } from '../config/index.js';
+import {
+  cancelSchema,
+  errorSchema,
+  eventPageSchema,
+  eventsQuery,
+  idParams,
+  nameParams,
+  queuedRunsSchema,
+  reconcileBodySchema,
+  runDetailSchema,
+  runListSchema,
+  runsQuery,
+  sourceQuery,
+  sourceViewSchema,
+  statusViewSchema,
+  targetDetailSchema,
+} from './schemas.js';
+import { serializerCompiler, validatorCompiler } from './validation.js';
 import { registerWebhooks } from './webhooks.js';
 
 export type ApiOptions = {
   fleet: Fleet;
   log: Logger;
-  stateDir: string;
   /** The bearer token every POST needs; without one, POSTs are refused. */
   token?: string;
   /** The watched repository: the webhook route needs its branch and `webhookSecretFile`. */
   repository?: Config['repository'];
+  /** Parse every response against its schema (tests): a response that drifted from the document fails. */
+  checkResponses?: boolean;
 };
+
+export const openApiPath = '/api/v1/openapi.json';
 
 /** Builds the HTTP API (not listening yet), so tests can drive it with inject() or a real port. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const { fleet } = options;
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler(options.checkResponses ?? false));
   app.setErrorHandler(errorHandler(options.log));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
-  const auth = requireBearer(options.token);
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get('/api/v1/status', async () => fleet.status());
-
-  app.get<{ Querystring: { limit?: string } }>('/api/v1/source', async (request) => {
-    const view = fleet.sourceView(pageLimit(request.query.limit));
-    if (!view) throw new FleetError('not-found', 'this fleetcd is not watching a repository');
-    return view;
-  });
-  registerWebhooks(app, { fleet, repository: options.repository, log: options.log });
-
-  app.get<{ Params: { name: string } }>('/api/v1/targets/:name', async (request) => fleet.target(request.params.name));
-
-  app.get<{ Querystring: { target?: string; limit?: string; before?: string } }>('/api/v1/runs', async (request) => {
-    const { target, limit, before } = request.query;
-    return {
-      runs: fleet.runs({
-        target: target || undefined,
-        limit: pageLimit(limit),
-        beforeId: before === undefined ? undefined : positiveId(before, 'before'),
-      }),
-    };
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/runs/:id', async (request) => fleet.run(positiveId(request.params.id, 'id')));
-
-  app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>(
-    '/api/v1/runs/:id/events',
-    async (request) => {
-      const { after, limit } = request.query;
-      const cursor = after === undefined ? 0 : positiveId(after, 'after');
-      return fleet.events(positiveId(request.params.id, 'id'), cursor, pageLimit(limit));
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'fleetcd', version: '1', description: 'GitOps for Ansible fleets: status, runs, drift, reconcile.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
-  );
-
-  app.get<{ Params: { id: string } }>('/api/v1/runs/:id/log', async (request, reply) => {
-    const id = positiveId(request.params.id, 'id');
-    fleet.run(id);
-    const file = runLogFile(options.stateDir, id);
-    if (!existsSync(file)) throw new FleetError('not-found', `run ${id} has no log (it never started)`);
-    return reply.type('text/plain; charset=utf-8').send(createReadStream(file));
+    transform: jsonSchemaTransform,
   });
-
-  app.post('/api/v1/reconcile', { onRequest: auth }, async (request, reply) => {
-    const body = reconcileBody(request.body);
-    const runs = fleet.reconcile(body.targets, { trigger: 'api', mode: body.mode });
-    return reply.code(202).send({ runs });
-  });
-
-  app.post<{ Params: { id: string } }>('/api/v1/runs/:id/cancel', { onRequest: auth }, async (request, reply) => {
-    const id = positiveId(request.params.id, 'id');
-    fleet.cancel(id);
-    return reply.code(202).send({ id, cancelling: true });
-  });
-
+  void app.register(routes(options));
   return app;
+}
+
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema };
+
+/** Every route, declared with its schemas; handlers only translate between HTTP and the Fleet. */
+function routes(options: ApiOptions): FastifyPluginAsyncZod {
+  const { fleet } = options;
+  return async (app) => {
+    const auth = requireBearer(options.token);
+    const write = { onRequest: auth };
+    const security = [{ bearer: [] }];
+
+    app.get(openApiPath, { schema: { hide: true } }, async () => app.swagger());
+
+    app.get('/healthz', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+
+    app.get('/api/v1/status', { schema: { summary: 'the fleet: revision, source, every target', response: { 200: statusViewSchema } } }, async () =>
+      fleet.status(),
+    );
+
+    app.get(
+      '/api/v1/source',
+      { schema: { summary: 'the watched repository and the tips seen', querystring: sourceQuery, response: { 200: sourceViewSchema, ...errors } } },
+      async (request) => fleet.sourceView(request.query.limit),
+    );
+
+    app.get(
+      '/api/v1/targets/:name',
+      { schema: { summary: 'one target with its hosts', params: nameParams, response: { 200: targetDetailSchema, ...errors } } },
+      async (request) => fleet.target(request.params.name),
+    );
+
+    app.get(
+      '/api/v1/runs',
+      { schema: { summary: 'runs, newest first', querystring: runsQuery, response: { 200: runListSchema, ...errors } } },
+      async (request) => {
+        const { target, limit, before } = request.query;
+        return { runs: fleet.runs({ target, limit, beforeId: before }) };
+      },
+    );
+
+    app.get(
+      '/api/v1/runs/:id',
+      { schema: { summary: 'one run: hosts, changes with diffs, failures', params: idParams, response: { 200: runDetailSchema, ...errors } } },
+      async (request) => fleet.run(request.params.id),
+    );
+
+    app.get(
+      '/api/v1/runs/:id/events',
+      {
+        schema: {
+          summary: 'every host × task result of a run, paged',
+          params: idParams,
+          querystring: eventsQuery,
+          response: { 200: eventPageSchema, ...errors },
+        },
+      },
+      async (request) => fleet.events(request.params.id, request.query.after ?? 0, request.query.limit),
+    );
+
+    app.get(
+      '/api/v1/runs/:id/log',
+      {
+        schema: {
+          summary: "Ansible's plain output of a run",
+          params: idParams,
+          response: { 200: z.string().describe('text/plain'), ...errors },
+        },
+      },
+      // The log is streamed as it is on disk; the schema documents it as the text it is.
+      async (request, reply) => reply.type('text/plain; charset=utf-8').send(fleet.runLog(request.params.id) as never),
+    );
+
+    app.post(
+      '/api/v1/reconcile',
+      {
+        ...write,
+        schema: {
+          summary: 'reconcile targets now',
+          security,
+          body: reconcileBodySchema,
+          response: { 202: queuedRunsSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const runs = fleet.reconcile(body.targets, { trigger: 'api', mode: body.mode });
+        return reply.code(202).send({ runs });
+      },
+    );
+
+    app.post(
+      '/api/v1/runs/:id/cancel',
+      { ...write, schema: { summary: 'stop a queued or running run', security, params: idParams, response: { 202: cancelSchema, ...errors } } },
+      async (request, reply) => {
+        fleet.cancel(request.params.id);
+        return reply.code(202).send({ id: request.params.id, cancelling: true as const });
+      },
+    );
+
+    registerWebhooks(app, { fleet, repository: options.repository, log: options.log });
+  };
 }

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { readSecretFile, type Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Fleet } from '../reconcile/fleet.js';
 import { authenticateWebhook, parsePush, pushDecision, webhookBodyLimit } from '../source/index.js';
-import { badRequest } from './errors.js';
+import { errorSchema, webhookAnswerSchema } from './schemas.js';
 
 export const webhookPath = '/api/v1/webhooks/git';
 
@@ -20,7 +20,7 @@ export type WebhookOptions = {
  * parser keeps the bytes as they arrived, so the HMAC is computed over exactly what the provider signed.
  * A valid push to the watched branch starts a fetch at once (the watcher coalesces a burst).
  */
-export function registerWebhooks(app: FastifyInstance, options: WebhookOptions): void {
+export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], options: WebhookOptions): void {
   const secretFile = options.repository?.webhookSecretFile;
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -29,6 +29,10 @@ export function registerWebhooks(app: FastifyInstance, options: WebhookOptions):
       webhookPath,
       {
         bodyLimit: webhookBodyLimit,
+        schema: {
+          summary: 'push events from GitHub, GitLab, Gitea/Forgejo, authenticated by their signature',
+          response: { 200: webhookAnswerSchema, 202: webhookAnswerSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 413: errorSchema },
+        },
         onRequest: async () => {
           if (!secretFile) {
             throw new FleetError('not-found', 'webhooks are off: set repository.webhookSecretFile to accept pushes at this URL');
@@ -47,7 +51,7 @@ export function registerWebhooks(app: FastifyInstance, options: WebhookOptions):
         try {
           push = parsePush(auth.provider, request.headers, body);
         } catch (error) {
-          throw badRequest(`body: ${messageOf(error)}`);
+          throw new FleetError('bad-request', `body: ${messageOf(error)}`);
         }
         const decision = pushDecision(push, options.repository ?? {});
         const about = { provider: push.provider, event: push.event, ref: push.ref, after: push.after };

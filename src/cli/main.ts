@@ -3,8 +3,7 @@ import { configPath, loadConfig, readSecretFile, type Config } from '../config/i
 import { ConfigError, FleetError, messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../main.js';
-import type { StatusView } from '../reconcile/fleet.js';
-import type { RunDetail, RunSummary } from '../store/types.js';
+import type { QueuedRuns, RunDetail, RunList, StatusView } from '../api/schemas.js';
 import { ApiClient } from './client.js';
 import { exitCodes, runOnce } from './one-shot.js';
 import { renderRun, renderStatus } from './render.js';
@@ -63,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
       const query = new URLSearchParams();
       if (values.target) query.set('target', values.target);
       if (values.limit) query.set('limit', values.limit);
-      const { runs } = await client.get<{ runs: RunSummary[] }>(`/api/v1/runs?${query}`);
+      const { runs } = await client.get<RunList>(`/api/v1/runs?${query}`);
       if (values.json) print(JSON.stringify(runs, null, 2));
       else for (const r of runs) print(`#${r.id}\t${r.target}\t${r.kind}\t${r.trigger}\t${r.status}\t${r.revision.slice(0, 12)}\t${r.startedAt ?? '-'}\tchanged=${r.summary.changed} failed=${r.summary.failed} unreachable=${r.summary.unreachable}`);
       return exitCodes.inSync;
@@ -75,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'reconcile': {
       const body = { ...(rest.length > 0 ? { targets: rest } : {}), ...(values.mode ? { mode: values.mode } : {}) };
-      const result = await client.post<{ runs: Array<{ id: number; target: string }> }>('/api/v1/reconcile', body);
+      const result = await client.post<QueuedRuns>('/api/v1/reconcile', body);
       print(values.json ? JSON.stringify(result, null, 2) : result.runs.map((r) => `queued run #${r.id} for ${r.target}`).join('\n'));
       return exitCodes.inSync;
     }

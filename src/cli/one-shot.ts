@@ -1,12 +1,7 @@
-import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { Fleet } from '../reconcile/fleet.js';
-import { GitSource } from '../source/index.js';
-import { openDatabase } from '../store/db.js';
-import { RunStore } from '../store/runs.js';
-import { SourceHistory } from '../store/source-history.js';
-import { lockStateDir } from '../store/state-lock.js';
+import type { Fleet } from '../reconcile/fleet.js';
+import { openFleet } from '../reconcile/open.js';
 import type { RunDetail } from '../store/types.js';
 import { renderRun } from './render.js';
 
@@ -23,12 +18,8 @@ export async function runOnce(
   targets: string[],
   print: (text: string) => void,
 ): Promise<number> {
-  const unlock = lockStateDir(config.stateDir, verb);
-  const db = openDatabase(join(config.stateDir, 'fleetcd.db'));
+  const { fleet, source, close } = await openFleet(config, log, verb);
   try {
-    const store = new RunStore(db);
-    const fleet = new Fleet(config, store, log);
-    const source = new GitSource(config.repository, config.stateDir, { history: new SourceHistory(db), log });
     const revision = await source.fetch();
     print(`revision ${revision.sha} (${revision.ref}): ${revision.subject}`);
     fleet.useRevision(revision);
@@ -42,8 +33,7 @@ export async function runOnce(
     }
     return exit;
   } finally {
-    db.close();
-    unlock();
+    close();
   }
 }
 

@@ -1,5 +1,4 @@
-import type { RunDetail } from '../store/types.js';
-import type { StatusView } from '../reconcile/fleet.js';
+import type { RunDetail, StatusView } from '../api/schemas.js';
 
 /** Text renderings of API objects for the terminal. Pure, so the formats are unit-tested. */
 
@@ -30,6 +29,7 @@ export function renderRun(run: RunDetail): string {
       ` (hosts ${s.hosts}, ok ${s.ok}, changed ${s.changed}, failed ${s.failed}, unreachable ${s.unreachable}, skipped ${s.skipped})`,
   ];
   if (run.error) lines.push(`  error: ${run.error}`);
+  for (const warning of run.warnings) lines.push(`  warning: ${warning}`);
   for (const h of run.hosts) {
     lines.push(`  ${h.host}: ok=${h.ok} changed=${h.changed} failed=${h.failed} unreachable=${h.unreachable} skipped=${h.skipped}`);
   }

@@ -1,35 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { CORE_SCHEMA, YAMLException, load } from 'js-yaml';
-import type { z } from 'zod';
 import { ConfigError, messageOf } from '../errors.js';
+import { describeIssues } from '../zod-messages.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Where the packaged unit and the docs put the config. */
 export const defaultConfigPath = '/etc/fleetcd/fleetcd.yaml';
 
 /**
- * The config file to load: the `--config` value (pass it, or the whole argument list to find it in), else
- * `FLEETCD_CONFIG`, else the default. `env` is a parameter so tests need not change process.env.
+ * The config file to load: the `--config` value, else `FLEETCD_CONFIG`, else the default. `env` is a
+ * parameter so tests need not change process.env.
  */
-export function configPath(args?: string | readonly string[], env: NodeJS.ProcessEnv = process.env): string {
-  const flag = typeof args === 'string' ? args : args && configFlag(args);
+export function configPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return flag;
   if (env.FLEETCD_CONFIG) return env.FLEETCD_CONFIG;
   return defaultConfigPath;
-}
-
-function configFlag(args: readonly string[]): string | undefined {
-  for (const [index, arg] of args.entries()) {
-    if (arg.startsWith('--config=')) return arg.slice('--config='.length) || missingFlagValue();
-    if (arg !== '--config') continue;
-    const value = args[index + 1];
-    return value && !value.startsWith('--') ? value : missingFlagValue();
-  }
-  return undefined;
-}
-
-function missingFlagValue(): never {
-  throw new ConfigError('--config: needs a file path');
 }
 
 /** Reads, parses and validates one config file; any problem is one ConfigError naming the file. */
@@ -66,34 +51,10 @@ export function parseConfig(raw: unknown, file: string): Config {
   }
   const result = configSchema(file).safeParse(raw, { reportInput: true });
   if (!result.success) {
-    const lines = result.error.issues.flatMap(describeIssue).map((line) => `${file}: ${line}`);
+    const lines = describeIssues(result.error.issues).map((line) => `${file}: ${line}`);
     throw new ConfigError(lines.join('\n'), { cause: result.error });
   }
   return deepFreeze(result.data);
-}
-
-/** `<key.path>: <problem>`, one line per problem, with what was found quoted as JSON. */
-function describeIssue(issue: z.core.$ZodIssue): string[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${keyPath([...issue.path, key])}: unknown key`);
-  }
-  const message = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
-  const problem =
-    issue.input !== undefined
-      ? `${message}, got ${quote(issue.input)}`
-      : issue.code === 'invalid_type'
-        ? 'is required'
-        : message;
-  return [issue.path.length > 0 ? `${keyPath(issue.path)}: ${problem}` : problem];
-}
-
-function keyPath(path: readonly PropertyKey[]): string {
-  return path.map(String).join('.');
-}
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /**

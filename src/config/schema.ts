@@ -10,64 +10,6 @@ export type Mode = (typeof modes)[number];
 export const verifyModes = ['ssh', 'gpg'] as const;
 export type VerifyMode = (typeof verifyModes)[number];
 
-/** Per-target settings from `targets.<name>`; each one left out falls back to the global setting. */
-export type TargetOverrides = {
-  mode?: Mode;
-  /** Relative to the repository path, like every path Ansible reads from a revision. */
-  playbook?: string;
-  limit?: string;
-  tags?: string[];
-  skipTags?: string[];
-  extraVars?: Record<string, unknown>;
-  /** Variable name → absolute path of the file that holds its value; the value is read only at run time. */
-  secretVars?: Record<string, string>;
-  forks?: number;
-  timeoutMs?: number;
-  become?: boolean;
-};
-
-/**
- * The validated config: defaults filled in, durations in milliseconds, host file paths absolute (relative
- * ones are taken from the config file's folder, so the daemon's working directory does not matter), and
- * deep-frozen, so no part of the daemon can change what another part reads.
- */
-export type Config = {
-  /** Absolute path of the config file. */
-  file: string;
-  configDir: string;
-  repository: {
-    url: string;
-    branch?: string;
-    revision?: string;
-    /** Folder inside the repository, normalized and never leaving it. */
-    path: string;
-    pollIntervalMs: number;
-    keepRevisions: number;
-    sshKeyFile?: string;
-    knownHostsFile?: string;
-    strictHostKeyChecking: boolean;
-    tokenFile?: string;
-    usernameFile?: string;
-    passwordFile?: string;
-    webhookSecretFile?: string;
-    verify?: { mode: VerifyMode; allowedSignersFile?: string; keyringFile?: string };
-  };
-  stateDir: string;
-  api: { host: string; port: number; tokenFile?: string };
-  ansible: {
-    vaultPasswordFile?: string;
-    vaultIds: { id: string; file: string }[];
-    sshKeyFile?: string;
-    knownHostsFile?: string;
-    /** Undefined leaves the choice to ansible.cfg. */
-    strictHostKeyChecking?: boolean;
-    pipelining: boolean;
-    controlPersistMs: number;
-  };
-  reconcile: { mode: Mode; intervalMs: number; concurrency: number; timeoutMs: number; shutdownGraceMs: number };
-  targets: Record<string, TargetOverrides>;
-};
-
 /** Each problem's first half; the loader adds what it got, so every message follows one template. */
 const expected = {
   text: 'must be a non-empty string',
@@ -189,11 +131,14 @@ function repositorySchema(configDir: string) {
       },
       { when: isMapping },
     )
-    .transform(({ pollInterval, branch, revision, ...rest }) => ({
-      ...rest,
-      ...(revision === undefined ? { branch: branch ?? 'main' } : { revision }),
-      pollIntervalMs: pollInterval,
-    }));
+    .transform(
+      ({ pollInterval, branch, revision, ...rest }) =>
+        ({
+          ...rest,
+          ...(revision === undefined ? { branch: branch ?? 'main' } : { revision }),
+          pollIntervalMs: pollInterval,
+        }) as typeof rest & { branch?: string; revision?: string; pollIntervalMs: number },
+    );
 }
 
 function ansibleSchema(configDir: string) {
@@ -237,8 +182,11 @@ function targetSchema(configDir: string) {
     forks: count().optional(),
     timeout: duration().optional(),
     become: flag().optional(),
-  }).transform(({ timeout, ...rest }): TargetOverrides => (timeout === undefined ? rest : { ...rest, timeoutMs: timeout }));
+  }).transform(({ timeout, ...rest }) => (timeout === undefined ? rest : { ...rest, timeoutMs: timeout }) as typeof rest & { timeoutMs?: number });
 }
+
+/** Per-target settings from `targets.<name>`; each one left out falls back to the global setting. */
+export type TargetOverrides = z.output<ReturnType<typeof targetSchema>>;
 
 /**
  * The schema of one config file. It is built per file because relative paths are resolved against that
@@ -262,5 +210,12 @@ export function configSchema(file: string) {
     targets: nullAsAbsent(
       z.record(targetName, nullAsAbsent(targetSchema(configDir).prefault({})), { error: expected.mapping }).default({}),
     ),
-  }).transform((parsed): Config => ({ file: path.resolve(file), configDir, ...parsed }));
+  }).transform((parsed) => ({ file: path.resolve(file), configDir, ...parsed }));
 }
+
+/**
+ * The validated config, as the schema produces it: defaults filled in, durations in milliseconds, host file
+ * paths absolute (relative ones are taken from the config file's folder, so the daemon's working directory
+ * does not matter). The loader deep-freezes it, so no part of the daemon can change what another part reads.
+ */
+export type Config = z.output<ReturnType<typeof configSchema>>;

@@ -1,85 +1,87 @@
 import type { Mode } from '../config/index.js';
-import type { HostRecap, RunKind, RunStatus, RunSummary } from '../store/types.js';
-import type { ProcessOutcome } from '../runner/index.js';
-
-/** Pure decisions of the reconcile loop, kept apart from processes and storage so they can be tested alone. */
-
-export const targetStatuses = ['in-sync', 'drifted', 'failed', 'unreachable', 'unknown'] as const;
-export type TargetStatus = (typeof targetStatuses)[number];
-export type HostStatus = Exclude<TargetStatus, 'unknown'>;
+import type { RunStatus, Trigger } from '../store/types.js';
 
 /**
- * How a finished ansible-playbook process is recorded. Exit 4 means "a host was unreachable" only when
- * the play ran to its recap (`completed`); Ansible also exits 4 on a playbook it cannot parse.
+ * The decide step of a reconcile, pure: given what the check found, the target's policy, the state of the
+ * controls on it and the request, whether to apply (and on which hosts), stop, or wait (and for what).
+ * No I/O and no clock: `now` is an input, so every rule is a table test.
  */
-export function runStatusOf(outcome: ProcessOutcome, abortReason: unknown, completed: boolean): RunStatus {
-  if (outcome.timedOut) return 'timed-out';
-  if (outcome.cancelled) return abortReason === 'shutdown' ? 'interrupted' : 'cancelled';
-  if (outcome.exitCode === 0 || (outcome.exitCode === 4 && completed)) return 'succeeded';
-  return 'failed';
-}
 
-/** The error to record for a run: Ansible's own complaint when it did not get as far as running tasks. */
-export function runErrorOf(outcome: ProcessOutcome, status: RunStatus, timeoutMs: number): string | null {
-  if (status === 'timed-out') return `killed after the run timeout of ${Math.round(timeoutMs / 1000)}s`;
-  if (status === 'cancelled') return 'cancelled on request';
-  if (status === 'interrupted') return 'fleetcd stopped during this run';
-  if (status === 'succeeded' || outcome.exitCode === 2) return null;
-  const why = outcome.stderrTail || `exit code ${outcome.exitCode ?? 'none'}, signal ${outcome.signal ?? 'none'}`;
-  return `ansible-playbook failed: ${why}`;
-}
+export const waitReasons = ['window', 'dependency', 'retry', 'gate', 'hold'] as const;
+export type WaitReason = (typeof waitReasons)[number];
 
-/** A target's status from its newest conclusive run (CONTRACT-NOTES 3). */
-export function targetStatusOf(latest: RunSummary | undefined): TargetStatus {
-  if (!latest) return 'unknown';
-  if (latest.status === 'failed' || latest.status === 'timed-out') return 'failed';
-  if (latest.summary.unreachable > 0) return 'unreachable';
-  if (latest.kind === 'check' && latest.summary.changed > 0) return 'drifted';
-  return 'in-sync';
-}
+/** What holds a target's next step: a sentence naming it, and when it ends if that is known. */
+export type Waiting = { reason: WaitReason; detail: string; until?: string };
 
-export function hostStatusOf(kind: RunKind, recap: HostRecap): HostStatus {
-  if (recap.failed > 0) return 'failed';
-  if (recap.unreachable > 0) return 'unreachable';
-  if (kind === 'check' && recap.changed > 0) return 'drifted';
-  return 'in-sync';
-}
-
-export type CheckFindings = {
-  mode: Mode;
+export type CheckOutcome = {
   status: RunStatus;
   exitCode: number | null;
   /** Hosts with changes; excludes unreachable hosts, which are never drift. */
-  driftedHosts: string[];
+  driftedHosts: readonly string[];
   /** Names of tasks that would change. */
-  changedTasks: string[];
-  /** This target has applied this revision before. */
-  revisionApplied: boolean;
-  /** Tasks a verify check after an earlier apply of this revision still reported: not idempotent. */
-  knownNonIdempotent: ReadonlySet<string>;
+  changedTasks: readonly string[];
 };
 
-export type ApplyDecision =
-  | { apply: false; reason: string }
-  | { apply: true; reason: string; limit?: string };
+export type DecideInput = {
+  target: { name: string; mode: Mode };
+  check: CheckOutcome;
+  revision: {
+    sha: string;
+    /** This target has applied this revision before. */
+    appliedBefore: boolean;
+    /** Tasks a verify check after an earlier apply of this revision still reported: not idempotent. */
+    knownNonIdempotent: ReadonlySet<string>;
+  };
+  request: { trigger: Trigger; mode?: 'check' | 'apply'; force?: boolean };
+  now: Date;
+};
 
-/** Whether a check is followed by an apply, and on which hosts. */
-export function decideApply(f: CheckFindings): ApplyDecision {
-  if (f.mode !== 'apply') return { apply: false, reason: 'mode is detect' };
-  if (f.status === 'failed') {
+export type Decision =
+  | { kind: 'apply'; reason: string; limit?: string }
+  | { kind: 'stop'; reason: string }
+  | { kind: 'wait'; waiting: Waiting };
+
+/** A control that can hold an apply the policy wants: one pure function each, tried in order. */
+export type Gate<I extends DecideInput = DecideInput> = (input: I) => Waiting | undefined;
+
+/**
+ * The policy first (is there anything to apply?), then the gates (may it be applied now?): a target with
+ * nothing to apply never shows as waiting.
+ */
+export function decide<I extends DecideInput>(input: I, gates: ReadonlyArray<Gate<I>> = []): Decision {
+  const policy = applyPolicy(input);
+  if (policy.kind !== 'apply') return policy;
+  for (const gate of gates) {
+    const waiting = gate(input);
+    if (waiting) return { kind: 'wait', waiting };
+  }
+  return policy;
+}
+
+/** Whether a check is followed by an apply, and on which hosts (README "Policies"). */
+export function applyPolicy(input: DecideInput): Decision {
+  const { check, revision, request } = input;
+  if (request.mode === 'check') return stop('a check was asked for');
+  const mode = request.mode === 'apply' ? 'apply' : input.target.mode;
+  if (mode !== 'apply') return stop('mode is detect');
+  if (check.status === 'failed') {
     // Exit 2: a task failed on a host, often because check mode cannot see an earlier task's effect on a
     // fresh host; the apply is the way forward. Any other failure is Ansible refusing the playbook itself.
-    if (f.exitCode === 2) return { apply: true, reason: 'check failed on a host; applying as check mode cannot see ahead' };
-    return { apply: false, reason: 'the check failed before running tasks' };
+    if (check.exitCode === 2) return { kind: 'apply', reason: 'check failed on a host; applying as check mode cannot see ahead' };
+    return stop('the check failed before running tasks');
   }
-  if (f.status !== 'succeeded') return { apply: false, reason: `the check ${f.status}` };
-  if (!f.revisionApplied) return { apply: true, reason: 'this revision was never applied to this target' };
-  if (f.driftedHosts.length === 0) return { apply: false, reason: 'no drift' };
-  if (f.changedTasks.every((task) => f.knownNonIdempotent.has(task))) {
-    return { apply: false, reason: 'the only changes are tasks known to be non-idempotent at this revision' };
+  if (check.status !== 'succeeded') return stop(`the check ${check.status}`);
+  if (!revision.appliedBefore) return { kind: 'apply', reason: 'this revision was never applied to this target' };
+  if (check.driftedHosts.length === 0) return stop('no drift');
+  if (check.changedTasks.every((task) => revision.knownNonIdempotent.has(task))) {
+    return stop('the only changes are tasks known to be non-idempotent at this revision');
   }
-  const plain = f.driftedHosts.every((host) => /^[A-Za-z0-9_.-]+$/.test(host));
+  const plain = check.driftedHosts.every((host) => /^[A-Za-z0-9_.-]+$/.test(host));
   return plain
-    ? { apply: true, reason: 'drift found', limit: f.driftedHosts.join(',') }
-    : { apply: true, reason: 'drift found (host names are patterns: applying to all hosts)' };
+    ? { kind: 'apply', reason: 'drift found', limit: check.driftedHosts.join(',') }
+    : { kind: 'apply', reason: 'drift found (host names are patterns: applying to all hosts)' };
+}
+
+function stop(reason: string): Decision {
+  return { kind: 'stop', reason };
 }

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Config } from '../config/index.js';
 import { readSecretFile } from '../config/index.js';
 import { messageOf } from '../errors.js';
@@ -11,10 +11,10 @@ import {
   type InstalledRequirements,
   type Runner,
 } from '../runner/index.js';
-import type { RunStore } from '../store/runs.js';
-import type { HostRecap, RunSummary, TaskResult } from '../store/types.js';
 import type { Revision } from '../source/index.js';
-import { runErrorOf, runStatusOf } from './decide.js';
+import type { RunStore } from '../store/runs.js';
+import type { HostRecap, RunResult, TaskResult } from '../store/types.js';
+import { runErrorOf, runStatusOf } from './status.js';
 import type { Target } from './targets.js';
 
 export type RunContext = {
@@ -29,11 +29,6 @@ export function runLogFile(stateDir: string, runId: number): string {
   return join(stateDir, 'logs', `run-${runId}.log`);
 }
 
-/**
- * Executes one recorded run: marks it running, streams each task result into the store as it arrives,
- * and writes the final status and recap once at the end. Never throws: whatever goes wrong is the run's
- * recorded outcome.
- */
 export type RunToExecute = {
   id: number;
   target: Target;
@@ -44,13 +39,17 @@ export type RunToExecute = {
   requirements?: InstalledRequirements;
 };
 
-export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<RunSummary> {
+/**
+ * Executes one recorded run: marks it running, streams each task result into the store as it arrives, and
+ * returns how it ended. It never writes the final state (the pipeline does, in one place) and never throws:
+ * whatever goes wrong is the result.
+ */
+export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<RunResult> {
   const { store, config } = ctx;
   const { target, revision } = run;
   store.start(run.id, revision.sha, run.limit ?? target.overrides.limit ?? null);
   if (target.problem || !target.inventory) {
-    store.finish(run.id, { status: 'failed', exitCode: null, error: target.problem ?? 'no inventory', hosts: new Map() });
-    return store.get(run.id)!;
+    return { status: 'failed', exitCode: null, error: target.problem ?? 'no inventory', hosts: new Map() };
   }
   const tally = new Map<string, HostRecap>();
   let stats: Map<string, HostRecap> | undefined;
@@ -71,13 +70,14 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
       store.addTask(run.id, result);
     } catch (error) {
       // One result that cannot be stored must not take the daemon (or the rest of the run) down.
-      ctx.log.error({ runId: run.id, err: messageOf(error) }, 'could not record a task result');
+      ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'could not record a task result');
     }
     countInto(tally, result);
   };
   const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;
-  mkdirSync(join(config.stateDir, 'logs'), { recursive: true });
+  const logFile = runLogFile(config.stateDir, run.id);
   try {
+    mkdirSync(dirname(logFile), { recursive: true });
     const outcome = await ctx.runner.run(
       {
         cwd: revision.root,
@@ -96,22 +96,23 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
       },
       {
         group: target.name,
-        logFile: runLogFile(config.stateDir, run.id),
+        logFile,
         timeoutMs,
         signal: run.signal,
         secretVars: readSecretVars(target),
         requirements: run.requirements,
+        onSpawn: (pgid, startTicks) => store.recordProcess(run.id, pgid, startTicks),
         onEvent,
       },
     );
-    const status = runStatusOf(outcome, run.signal?.reason, stats !== undefined);
-    const error = runErrorOf(outcome, status, timeoutMs);
-    store.finish(run.id, { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally });
+    const end = { outcome, abortReason: run.signal?.reason, recapHosts: stats?.size };
+    const status = runStatusOf(end);
+    const error = runErrorOf(end, status, timeoutMs, relative(revision.root, target.inventory));
+    return { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally, warnings: outcome.warnings };
   } catch (error) {
     ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'run could not execute');
-    store.finish(run.id, { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally });
+    return { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally };
   }
-  return store.get(run.id)!;
 }
 
 function readSecretVars(target: Target): Record<string, string> | undefined {

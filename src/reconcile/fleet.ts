@@ -1,34 +1,21 @@
+import { createReadStream, existsSync, type ReadStream } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Runner } from '../runner/index.js';
 import type { GitSource, Revision, SourceView } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
-import type { Coverage, RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
-import { hostStatusOf, targetStatusOf, type HostStatus, type TargetStatus } from './decide.js';
+import type { TargetStore } from '../store/targets.js';
+import type { RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
+import { runLogFile } from './execute-run.js';
 import { Reconciler, type ReconcileRequest } from './reconciler.js';
 import { SourceWatcher } from './source-watcher.js';
-import { join } from 'node:path';
+import { hostStatusOf } from './status.js';
+import type { Target } from './targets.js';
+import { targetView, type StatusView, type TargetDetail, type TargetView } from './views.js';
 
-export type TargetView = {
-  name: string;
-  mode: 'detect' | 'apply';
-  status: TargetStatus;
-  running: boolean;
-  lastRun: RunSummary | null;
-  /** Why the target cannot run at the current revision, if it cannot. */
-  problem: string | null;
-  /** Tasks the verify check after the last apply of this revision still changed. */
-  nonIdempotentTasks: string[];
-  /** What the newest finished check could and could not evaluate. */
-  coverage: Coverage | null;
-};
-
-export type StatusView = {
-  revision: { sha: string; branch: string; fetchedAt: string; subject: string } | null;
-  source: { error: string | null; lastFetchAt: string | null };
-  targets: TargetView[];
-};
+export type FleetStores = { runs: RunStore; targets: TargetStore };
 
 /**
  * The fleet as the API and CLI see it: the source watcher, the reconciler and the record, wired together,
@@ -39,14 +26,21 @@ export class Fleet {
   private watcher: SourceWatcher | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private fixedRevision: Revision | undefined;
+  private runner: Runner;
 
   constructor(
-    private readonly config: Config,
-    private readonly store: RunStore,
+    private config: Config,
+    private readonly stores: FleetStores,
     private readonly log: Logger,
   ) {
-    const runner = new Runner(join(config.stateDir, 'work'), config.ansible);
-    this.reconciler = new Reconciler({ config, store, runner, log, revision: () => this.revision });
+    this.runner = new Runner(join(config.stateDir, 'work'), config.ansible);
+    this.reconciler = new Reconciler({
+      config: () => this.config,
+      store: stores.runs,
+      runner: () => this.runner,
+      log,
+      revision: () => this.revision,
+    });
   }
 
   get revision(): Revision | undefined {
@@ -55,7 +49,8 @@ export class Fleet {
 
   /** Daemon mode: fetch now and on every poll, reconcile on each new commit and on the drift interval. */
   watch(source: GitSource): void {
-    this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (_revision, first) => {
+    this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (revision, first) => {
+      this.stores.runs.rememberCommit(revision);
       this.reconcileAll(first ? 'startup' : 'commit');
       try {
         source.prune(this.config.repository.keepRevisions, this.reconciler.revisionsInUse());
@@ -70,12 +65,14 @@ export class Fleet {
 
   /** One-shot mode: use this revision, fetched by the caller. */
   useRevision(revision: Revision): void {
+    this.stores.runs.rememberCommit(revision);
     this.fixedRevision = revision;
   }
 
   /** The source for `GET /api/v1/source`: what is watched, the revision in use, errors, the tips seen. */
-  sourceView(limit?: number): SourceView | null {
-    return this.watcher ? this.watcher.source.view(this.watcher.state, limit) : null;
+  sourceView(limit?: number): SourceView {
+    if (!this.watcher) throw new FleetError('not-found', 'this fleetcd is not watching a repository');
+    return this.watcher.source.view(this.watcher.state, limit);
   }
 
   /** Fetch now (webhooks, tests). */
@@ -94,7 +91,7 @@ export class Fleet {
   }
 
   cancel(runId: number): void {
-    const run = this.store.get(runId);
+    const run = this.stores.runs.get(runId);
     if (!run) throw new FleetError('not-found', `no run with id ${runId}`);
     if (!this.reconciler.cancel(runId)) {
       throw new FleetError('conflict', `run ${runId} is ${run.status}; only queued or running runs can be cancelled`);
@@ -109,51 +106,62 @@ export class Fleet {
         ? { sha: revision.sha, branch: revision.ref, fetchedAt: revision.fetchedAt, subject: revision.subject }
         : null,
       source: { error: state?.error ?? null, lastFetchAt: state?.lastFetchAt ?? null },
-      targets: this.reconciler.list().map((t) => this.targetView(t.name, t.mode, t.problem)),
+      targets: this.views(this.reconciler.list()),
     };
   }
 
-  target(name: string): TargetView & { hosts: Array<{ name: string; status: HostStatus; changedTasks: number }> } {
+  target(name: string): TargetDetail {
     const target = this.reconciler.list().find((t) => t.name === name);
     if (!target) throw new FleetError('not-found', `unknown target: ${name}`);
-    const hosts = this.store.latestHostRecaps(name).map((recap) => ({
+    const [view] = this.views([target]);
+    const hosts = this.stores.runs.latestHostRecaps(name).map((recap) => ({
       name: recap.host,
       status: hostStatusOf(recap.kind, recap),
       changedTasks: recap.kind === 'check' ? recap.changed : 0,
     }));
-    return { ...this.targetView(name, target.mode, target.problem), hosts };
+    return { ...view!, hosts };
+  }
+
+  /** The views of these targets, from a few reads of the record whatever their number. */
+  private views(targets: Target[]): TargetView[] {
+    const revision = this.reconciler.revision();
+    const records = this.stores.targets.records(targets.map((t) => t.name));
+    const commits = this.stores.targets.commits([...records.values()].flatMap((r) => (r.lastStarted ? [r.lastStarted.revision] : [])));
+    return targets.map((target) => {
+      const record = records.get(target.name)!;
+      return targetView({
+        target,
+        record,
+        running: this.reconciler.isBusy(target.name),
+        commit: record.lastStarted ? commits.get(record.lastStarted.revision) : undefined,
+        nonIdempotentTasks: revision ? this.stores.runs.nonIdempotentTasks(target.name, revision.sha) : [],
+      });
+    });
   }
 
   runs(filter: { target?: string; limit: number; beforeId?: number }): RunSummary[] {
-    return this.store.list(filter);
+    return this.stores.runs.list(filter);
   }
 
   /** A page of a run's task results after the cursor; `next` is the cursor for the following page. */
   events(id: number, after: number, limit: number): { events: Array<TaskResult & { id: number }>; next: number | null } {
     this.run(id);
-    const events = this.store.events(id, after, limit);
+    const events = this.stores.runs.events(id, after, limit);
     return { events, next: events.length === limit ? (events.at(-1)?.id ?? null) : null };
   }
 
   run(id: number): RunDetail {
-    const detail = this.store.detail(id);
+    const detail = this.stores.runs.detail(id);
     if (!detail) throw new FleetError('not-found', `no run with id ${id}`);
     return detail;
   }
 
-  private targetView(name: string, mode: TargetView['mode'], problem: string | undefined): TargetView {
-    const revision = this.reconciler.revision()?.sha;
-    const lastCheck = this.store.lastCheck(name);
-    return {
-      name,
-      mode,
-      status: targetStatusOf(this.store.lastConclusive(name)),
-      running: this.reconciler.isBusy(name),
-      lastRun: this.store.lastStarted(name) ?? null,
-      problem: problem ?? null,
-      nonIdempotentTasks: revision ? [...this.reconciler.nonIdempotentTasks(name, revision)] : [],
-      coverage: lastCheck ? this.store.coverage(lastCheck.id) : null,
-    };
+  /** Ansible's plain output of a run, as a stream. */
+  runLog(id: number): ReadStream {
+    this.run(id);
+    const file = runLogFile(this.config.stateDir, id);
+    if (!existsSync(file)) throw new FleetError('not-found', `run ${id} has no log (it never started)`);
+    return createReadStream(file);
   }
 
   private reconcileAll(trigger: Trigger): void {

@@ -1,79 +1,74 @@
 import PQueue from 'p-queue';
 import type { Config } from '../config/index.js';
-import { FleetError, messageOf } from '../errors.js';
+import { FleetError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
-import type { RunSummary, Trigger } from '../store/types.js';
-import { decideApply } from './decide.js';
-import { executeRun, type RunToExecute } from './execute-run.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { runPipeline, type PipelineDeps } from './pipeline.js';
+import { Reconcile, type ReconcileRequest } from './reconcile.js';
 import { RevisionGate } from './revision-gate.js';
 import { resolveTargets, type Target } from './targets.js';
 
-export type ReconcileRequest = {
-  trigger: Trigger;
-  /** `check` never applies; `apply` applies whatever the target's mode; unset follows the mode. */
-  mode?: 'check' | 'apply';
+export type { ReconcileRequest } from './reconcile.js';
+
+export type ReconcilerDeps = {
+  config: () => Config;
+  store: RunStore;
+  runner: () => Runner;
+  log: Logger;
+  /** The newest revision the source accepted. */
+  revision: () => Revision | undefined;
 };
 
-type Pending = {
-  runId: number;
-  request: ReconcileRequest;
-  /** Stops the reconcile's first run, from the moment it is taken up. */
-  controller: AbortController;
-  /** The revision it runs at, once taken up. */
-  sha?: string;
-  done: Promise<void>;
-  resolve: () => void;
-};
-type Active = { runId: number; controller: AbortController };
 /**
- * `pending` waits for the target's current reconcile to end; `waiting` has been taken up but its first run
- * still waits for a queue slot. Both are "queued" to a client, so both can be joined.
- */
-type TargetState = { pending?: Pending; waiting?: Pending; active?: Active; busy: boolean };
-
-/**
- * Decides and runs reconciles. Per target, at most one reconcile runs at a time and at most one waits
- * behind it: a request for a target that already has one waiting joins it. Across targets, the queue caps
- * how many ansible-playbook processes run at once.
+ * Takes reconcile requests and runs them: per target one reconcile at a time with at most one waiting behind
+ * it (requests join the waiting one), and across targets at most `reconcile.concurrency` ansible-playbook
+ * processes at once. What a reconcile does is its pipeline (pipeline.ts).
  */
 export class Reconciler {
-  private readonly queue: PQueue;
-  private readonly targets = new Map<string, TargetState>();
+  private readonly slots: PQueue;
+  private readonly queue: KeyedQueue<Reconcile>;
+  /** Every run id of a reconcile in progress, for cancel. */
+  private readonly byRun = new Map<number, Reconcile>();
+  /** Reconciles taken out of the queue (cancelled or stopped before they ran) that are recording that. */
+  private readonly evicted = new Set<Reconcile>();
   private readonly revisions: RevisionGate;
-  private targetsOf: { root: string | undefined; targets: Target[] } | undefined;
+  private readonly pipeline: PipelineDeps;
+  /** Targets per revision checkout, for the config they were worked out with. */
+  private targetsOf = new Map<string | undefined, Target[]>();
+  private targetsConfig: Config | undefined;
   private stopping = false;
 
-  constructor(
-    private readonly deps: {
-      config: Config;
-      store: RunStore;
-      runner: Runner;
-      log: Logger;
-      revision: () => Revision | undefined;
-    },
-  ) {
-    this.queue = new PQueue({ concurrency: deps.config.reconcile.concurrency });
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.slots = new PQueue({ concurrency: deps.config().reconcile.concurrency });
     this.revisions = new RevisionGate({
       runner: deps.runner,
       log: deps.log,
-      timeoutMs: deps.config.reconcile.timeoutMs,
+      timeoutMs: () => deps.config().reconcile.timeoutMs,
       current: deps.revision,
     });
+    this.queue = new KeyedQueue((reconcile) => this.run(reconcile));
+    this.pipeline = {
+      config: deps.config,
+      store: deps.store,
+      runner: deps.runner,
+      log: deps.log,
+      revisions: this.revisions,
+      slots: this.slots,
+      resolveTarget: (name, revision) => this.targetsAt(revision.root).find((t) => t.name === name),
+      isStopping: () => this.stopping,
+      onRunCreated: (reconcile, runId) => {
+        reconcile.runIds.add(runId);
+        this.byRun.set(runId, reconcile);
+      },
+    };
   }
 
-  /**
-   * The targets of the current revision, with their effective settings. A checkout never changes and the
-   * config is frozen, so they are worked out once per revision, not on every status request.
-   */
+  /** The targets of the revision in use, with their effective settings. */
   list(): Target[] {
-    const root = this.revision()?.root;
-    if (this.targetsOf && this.targetsOf.root === root) return this.targetsOf.targets;
-    const targets = resolveTargets(this.deps.config, root);
-    this.targetsOf = { root, targets };
-    return targets;
+    return this.targetsAt(this.revision()?.root);
   }
 
   /** The revision runs use (see RevisionGate). */
@@ -83,13 +78,17 @@ export class Reconciler {
 
   /** True while a reconcile of the target is queued or running. */
   isBusy(name: string): boolean {
-    const state = this.targets.get(name);
-    return Boolean(state?.pending || state?.busy);
+    return this.queue.isBusy(name);
   }
 
   /** Revisions that runs are using now; their checkouts must not be removed. */
   revisionsInUse(): Set<string> {
     return this.revisions.inUse();
+  }
+
+  /** How many reconciles wait and how many ansible-playbook processes run (metrics, status). */
+  load(): { queued: number; running: number } {
+    return { queued: this.slots.size, running: this.slots.pending };
   }
 
   /**
@@ -100,202 +99,90 @@ export class Reconciler {
     if (this.stopping) throw new FleetError('conflict', 'fleetcd is shutting down; no new runs are accepted');
     const revision = this.revision();
     if (!revision) throw new FleetError('conflict', 'no revision has been fetched yet; see source.error in the status', { retryable: true });
-    const known = new Map(this.list().map((t) => [t.name, t]));
+    const known = new Set(this.list().map((t) => t.name));
     const unknown = (names ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0) throw new FleetError('not-found', `unknown target: ${unknown.join(', ')}`);
-    const chosen = names && names.length > 0 ? [...new Set(names)] : [...known.keys()];
-    return chosen.map((name) => ({ id: this.enqueue(name, revision, request).runId, target: name }));
+    const chosen = names && names.length > 0 ? [...new Set(names)] : [...known];
+    return chosen.map((name) => ({ id: this.enqueue(name, revision, request).id, target: name }));
   }
 
   /** Resolves when every reconcile queued so far has finished (one-shot verbs and tests wait on this). */
   async idle(): Promise<void> {
     for (;;) {
-      const waiting = [...this.targets.values()].flatMap((s) => (s.pending ? [s.pending.done] : []));
-      const busy = [...this.targets.values()].some((s) => s.busy);
-      if (waiting.length === 0 && !busy) return;
-      await Promise.all(waiting);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      const pending = [...this.queue.jobs(), ...this.evicted];
+      if (pending.length === 0) break;
+      await Promise.all(pending.map((reconcile) => reconcile.done));
     }
+    await this.slots.onIdle();
   }
 
   /** Stops a queued or running run; false when it is neither. */
   cancel(runId: number): boolean {
-    for (const [name, state] of this.targets) {
-      if (state.pending?.runId === runId) {
-        this.deps.store.abandon(runId, 'cancelled', 'cancelled on request before it started');
-        const pending = state.pending;
-        state.pending = undefined;
-        pending.resolve();
-        this.deps.log.info({ target: name, runId }, 'queued run cancelled');
-        return true;
-      }
-      const started = state.active?.runId === runId ? state.active : state.waiting?.runId === runId ? state.waiting : undefined;
-      if (started) {
-        started.controller.abort('cancel');
-        return true;
-      }
-    }
-    return false;
+    const reconcile = this.byRun.get(runId);
+    const run = this.deps.store.get(runId);
+    if (!reconcile || (run?.status !== 'queued' && run?.status !== 'running')) return false;
+    this.deps.log.info({ target: reconcile.key, runId }, 'cancelling');
+    this.stop(reconcile, 'cancel');
+    return true;
   }
 
   /**
-   * Stops taking work, lets running runs finish for up to `graceMs`, then stops them. Every run ends in a
-   * recorded final state.
+   * Stops taking work: what has not started ends `interrupted` now, running runs get `graceMs` to finish,
+   * then they are stopped. Every run ends in a recorded final state.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const state of this.targets.values()) {
-      if (!state.pending) continue;
-      this.deps.store.abandon(state.pending.runId, 'interrupted', 'fleetcd stopped before this run started');
-      state.pending.resolve();
-      state.pending = undefined;
-    }
-    const finished = this.idle();
+    for (const reconcile of this.queue.jobs()) if (!reconcile.executing) this.stop(reconcile, 'shutdown');
     const timer = setTimeout(() => {
-      for (const state of this.targets.values()) {
-        state.waiting?.controller.abort('shutdown');
-        state.active?.controller.abort('shutdown');
-      }
+      for (const reconcile of this.queue.jobs()) this.stop(reconcile, 'shutdown');
+      this.revisions.stop();
     }, graceMs);
-    await finished;
+    await this.idle();
     clearTimeout(timer);
-    await this.deps.runner.closeControlMasters();
+    await this.deps.runner().closeControlMasters();
   }
 
-  private enqueue(name: string, revision: Revision, request: ReconcileRequest): Pending {
-    const state = this.targets.get(name) ?? { busy: false };
-    this.targets.set(name, state);
-    // A reconcile already taken up runs at the revision it read then: join it only at that same revision.
-    const queued = state.pending ?? (state.waiting?.sha === revision.sha ? state.waiting : undefined);
-    if (queued) {
-      // Join the queued reconcile; an explicit apply or check wins over following the mode.
-      queued.request = { ...queued.request, mode: request.mode ?? queued.request.mode };
-      return queued;
+  private enqueue(name: string, revision: Revision, request: ReconcileRequest): Reconcile {
+    // A reconcile whose check has not started joins the request, if it runs (or will run) at this revision.
+    const joined = this.queue.joinable(name, (r) => !r.executed && (r.revision ?? revision.sha) === revision.sha);
+    if (joined) {
+      joined.join(request);
+      return joined;
     }
-    const runId = this.deps.store.create({ target: name, kind: 'check', trigger: request.trigger, revision: revision.sha });
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => (resolve = r));
-    const pending: Pending = { runId, request, controller: new AbortController(), done, resolve };
-    state.pending = pending;
-    if (!state.busy) void this.drain(name, state);
-    return pending;
+    const id = this.deps.store.create({ target: name, kind: 'check', trigger: request.trigger, revision: revision.sha });
+    const reconcile = new Reconcile(name, id, request);
+    this.byRun.set(id, reconcile);
+    this.queue.add(reconcile);
+    return reconcile;
   }
 
-  /** Runs the target's waiting reconcile, then the next one that arrived meanwhile, one at a time. */
-  private async drain(name: string, state: TargetState): Promise<void> {
-    state.busy = true;
-    try {
-      while (state.pending && !this.stopping) {
-        const pending = state.pending;
-        state.pending = undefined;
-        state.waiting = pending;
-        try {
-          await this.reconcile(name, state, pending);
-        } catch (error) {
-          this.deps.log.error({ target: name, err: messageOf(error) }, 'reconcile failed unexpectedly');
-          this.deps.store.abandon(pending.runId, 'interrupted', messageOf(error));
-        } finally {
-          if (state.waiting === pending) state.waiting = undefined;
-          pending.resolve();
-        }
-      }
-    } finally {
-      state.busy = false;
-    }
+  /** Aborts a reconcile; one still waiting in the queue is taken out and records its end at once. */
+  private stop(reconcile: Reconcile, reason: 'cancel' | 'shutdown'): void {
+    reconcile.abort(reason);
+    if (!this.queue.remove(reconcile)) return;
+    this.evicted.add(reconcile);
+    void this.run(reconcile).finally(() => this.evicted.delete(reconcile));
   }
 
-  /** Picks the revision and target for a reconcile and keeps that revision's checkout from pruning meanwhile. */
-  private async reconcile(name: string, state: TargetState, pending: Pending): Promise<void> {
-    const { store } = this.deps;
-    const revision = this.revision();
-    const target = this.list().find((t) => t.name === name);
-    if (!revision || !target) {
-      store.abandon(pending.runId, 'interrupted', `target ${name} no longer exists at the current revision`);
-      return;
-    }
-    pending.sha = revision.sha;
-    const release = this.revisions.hold(revision.sha);
-    try {
-      await this.reconcileAt(name, state, pending, revision, target);
-    } finally {
-      release();
-    }
+  private async run(reconcile: Reconcile): Promise<void> {
+    await runPipeline({ reconcile, deps: this.pipeline, open: { id: reconcile.id, kind: 'check' } });
+    for (const id of reconcile.runIds) this.byRun.delete(id);
+    reconcile.finished();
   }
 
-  /** One reconcile: check, then (by policy) apply and a verify check, each its own recorded run. */
-  private async reconcileAt(
-    name: string,
-    state: TargetState,
-    pending: Pending,
-    revision: Revision,
-    target: Target,
-  ): Promise<void> {
-    const { store, log } = this.deps;
-    const requirements = await this.revisions.prepare(revision).catch((error: unknown) => {
-      store.start(pending.runId, revision.sha, null);
-      store.finish(pending.runId, { status: 'failed', exitCode: null, error: messageOf(error), hosts: new Map() });
-      return null;
-    });
-    if (requirements === null) return;
-    const trigger = pending.request.trigger;
-    const run = (runId: number, check: boolean, limit?: string, controller = new AbortController()): Promise<RunSummary> =>
-      this.runQueued(state, { id: runId, target, revision, check, limit, requirements }, controller);
-    const check = await run(pending.runId, true, undefined, pending.controller);
-    log.info({ target: name, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
-    const mode = pending.request.mode === 'check' ? 'detect' : pending.request.mode === 'apply' ? 'apply' : target.mode;
-    const detail = store.detail(check.id)!;
-    const knownNonIdempotent = this.nonIdempotentTasks(name, revision.sha);
-    const decision = decideApply({
-      mode,
-      status: check.status,
-      exitCode: check.exitCode,
-      driftedHosts: detail.hosts.filter((h) => h.changed > 0 && h.unreachable === 0).map((h) => h.host),
-      changedTasks: [...new Set(detail.changes.map((c) => c.task))],
-      revisionApplied: store.hasApplied(name, revision.sha),
-      knownNonIdempotent,
-    });
-    if (!decision.apply || this.stopping) return;
-    log.info({ target: name, reason: decision.reason, limit: decision.limit }, 'applying');
-    const applyId = store.create({ target: name, kind: 'apply', trigger, revision: revision.sha, limit: decision.limit });
-    store.setFollowedBy(check.id, applyId);
-    const apply = await run(applyId, false, decision.limit);
-    log.info({ target: name, runId: apply.id, status: apply.status, changed: apply.summary.changed }, 'apply finished');
-    if (apply.status !== 'succeeded' || this.stopping) return;
-    const verifyId = store.create({ target: name, kind: 'check', trigger, revision: revision.sha, limit: decision.limit });
-    store.setFollowedBy(applyId, verifyId);
-    const verify = await run(verifyId, true, decision.limit);
-    if (verify.summary.changed > 0) {
-      log.warn({ target: name, runId: verify.id, tasks: [...this.nonIdempotentTasks(name, revision.sha)] }, 'playbook is not idempotent');
-    }
-  }
-
-  /** Waits for a slot in the queue, then executes the run; a cancel while waiting ends it there. */
-  private async runQueued(
-    state: TargetState,
-    run: Omit<RunToExecute, 'signal'>,
-    controller: AbortController,
-  ): Promise<RunSummary> {
-    const runId = run.id;
-    state.active = { runId, controller };
-    try {
-      return await this.queue.add(async () => {
-        if (state.waiting?.runId === runId) state.waiting = undefined;
-        if (controller.signal.aborted) {
-          const status = controller.signal.reason === 'shutdown' ? 'interrupted' : 'cancelled';
-          this.deps.store.abandon(runId, status, `${status} before it started`);
-          return this.deps.store.get(runId)!;
-        }
-        return executeRun(this.deps, { ...run, signal: controller.signal });
-      });
-    } finally {
-      state.active = undefined;
-    }
-  }
-
-  /** Task names that the verify check after the newest apply of this revision still reported as changing. */
-  nonIdempotentTasks(name: string, revision: string): Set<string> {
-    const verifyId = this.deps.store.latestVerifyCheck(name, revision);
-    if (verifyId === undefined) return new Set();
-    return new Set(this.deps.store.changedTasks(verifyId).map((c) => c.task));
+  /**
+   * Targets of a revision with their effective settings. A checkout never changes and the config only by a
+   * reload, so they are worked out once per revision and config.
+   */
+  private targetsAt(root: string | undefined): Target[] {
+    const config = this.deps.config();
+    if (this.targetsConfig !== config) this.targetsOf.clear();
+    this.targetsConfig = config;
+    let targets = this.targetsOf.get(root);
+    if (targets) return targets;
+    targets = resolveTargets(config, root);
+    if (this.targetsOf.size >= 8) this.targetsOf.clear();
+    this.targetsOf.set(root, targets);
+    return targets;
   }
 }

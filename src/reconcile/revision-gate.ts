@@ -1,6 +1,8 @@
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InstalledRequirements, Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
+import { abortable } from './abortable.js';
 
 /**
  * Which revision runs use. Each revision is prepared once (its requirements.yml installed); one that cannot
@@ -12,13 +14,15 @@ export class RevisionGate {
   private readonly prepared = new Map<string, Promise<InstalledRequirements>>();
   private readonly unusable = new Set<string>();
   private readonly inFlight = new Map<string, number>();
+  /** Stops installs in progress at shutdown; one reconcile's cancel only stops its own wait. */
+  private readonly stopping = new AbortController();
   private lastGood: Revision | undefined;
 
   constructor(
     private readonly deps: {
-      runner: Runner;
+      runner: () => Runner;
       log: Logger;
-      timeoutMs: number;
+      timeoutMs: () => number;
       /** The newest revision the source accepted. */
       current: () => Revision | undefined;
     },
@@ -31,24 +35,28 @@ export class RevisionGate {
     return current;
   }
 
-  /** Installs the revision's requirements once (concurrent callers share the install). */
-  prepare(revision: Revision): Promise<InstalledRequirements> {
-    const known = this.prepared.get(revision.sha);
-    if (known) return known;
-    const install = this.deps.runner.prepare(revision.root, revision.sha, this.deps.timeoutMs);
-    this.prepared.set(revision.sha, install);
-    install.then(
-      () => {
-        this.unusable.delete(revision.sha);
-        this.lastGood = revision;
-      },
-      (error: unknown) => {
-        this.unusable.add(revision.sha);
-        this.prepared.delete(revision.sha);
-        this.deps.log.error({ sha: revision.sha, err: String(error) }, 'revision cannot be prepared');
-      },
-    );
-    return install;
+  /**
+   * Installs the revision's requirements once: concurrent callers share the install, and a caller whose
+   * signal aborts stops waiting at once (the install goes on for the others, unless the daemon stops).
+   */
+  prepare(revision: Revision, signal: AbortSignal): Promise<InstalledRequirements> {
+    let install = this.prepared.get(revision.sha);
+    if (!install) {
+      install = this.deps.runner().prepare(revision.root, revision.sha, this.deps.timeoutMs(), this.stopping.signal);
+      this.prepared.set(revision.sha, install);
+      install.then(
+        () => {
+          this.unusable.delete(revision.sha);
+          this.lastGood = revision;
+        },
+        (error: unknown) => {
+          this.unusable.add(revision.sha);
+          this.prepared.delete(revision.sha);
+          this.deps.log.error({ sha: revision.sha, err: messageOf(error) }, 'revision cannot be prepared');
+        },
+      );
+    }
+    return abortable(install, signal);
   }
 
   /** Marks a revision as in use until the returned release is called. */
@@ -65,5 +73,10 @@ export class RevisionGate {
   inUse(): Set<string> {
     const shas = [this.deps.current()?.sha, this.lastGood?.sha, ...this.inFlight.keys()];
     return new Set(shas.filter((sha): sha is string => Boolean(sha)));
+  }
+
+  /** Stops every install in progress (shutdown after the grace). */
+  stop(): void {
+    this.stopping.abort('shutdown');
   }
 }

@@ -56,8 +56,8 @@ function resolveTarget(config: Config, root: string | undefined, name: string, i
   };
   if (!root) return { ...base, problem: 'no revision has been fetched yet' };
   if (!inventory) return { ...base, problem: `no inventories/${name}/ or inventories/${name}.yml|.ini in this revision` };
-  const escape = escapes(root, inventory) ?? escapes(root, base.playbook);
-  if (escape) return { ...base, inventory, problem: escape };
+  const outside = escapes(root, inventory) ?? escapes(root, base.playbook);
+  if (outside) return { ...base, inventory, problem: outside };
   if (!existsSync(base.playbook)) {
     return { ...base, inventory, problem: `playbook ${playbookPath} does not exist in this revision` };
   }

@@ -1,10 +1,14 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
-import { FleetError } from '../errors.js';
+import { messageOf } from '../errors.js';
 import { ansibleArgv, type RunSpec } from './argv.js';
-import { forEachLine } from './lines.js';
 import { parseEventLine, type AnsibleEvent } from './events.js';
+import { forEachLine } from './lines.js';
+import { processStartTicks, signalGroup } from './process-identity.js';
+import { neverStarted, spawnFailure } from './spawn-error.js';
+import { WarningCollector } from './warnings.js';
 
 export type ProcessOptions = {
   env: Record<string, string>;
@@ -13,6 +17,8 @@ export type ProcessOptions = {
   /** How long a stopped run gets between SIGTERM and SIGKILL. */
   killGraceMs: number;
   signal?: AbortSignal;
+  /** Called once the process runs, with its process group and its leader's start time (crash recovery). */
+  onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
 };
 
@@ -23,44 +29,50 @@ export type ProcessOutcome = {
   cancelled: boolean;
   /** The last lines Ansible wrote to stderr, for the run's error message. */
   stderrTail: string;
+  /** Ansible's `[WARNING]` messages. */
+  warnings: string[];
+  /** Set when ansible-playbook could not be started at all: the command and the OS's reason. */
+  startError: string | null;
+  /** Set when the run's log could not be written (disk full, permissions): the run was stopped for it. */
+  logError: string | null;
   durationMs: number;
 };
 
 const eventLineCap = 4 * 1024 * 1024;
+const stderrLineCap = 64 * 1024;
 const stderrTailBytes = 4096;
 
 /**
  * Runs ansible-playbook in its own process group, streams its structured events from fd 3 and its text
- * output to the run's log file, and stops the whole group (SIGTERM, then SIGKILL after a grace) on timeout
- * or abort. Never throws for what Ansible did; the outcome says it.
+ * output to the run's log file, and stops the whole group (SIGTERM, then SIGKILL after a grace) on timeout,
+ * abort or a log it cannot write. Never throws for what Ansible or the OS did; the outcome says it.
  */
 export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions): Promise<ProcessOutcome> {
   const started = Date.now();
   const log = createWriteStream(options.logFile, { flags: 'a', mode: 0o640 });
-  let child;
-  try {
-    child = execa('ansible-playbook', ansibleArgv(spec), {
-      cwd: spec.cwd,
-      env: options.env,
-      extendEnv: false,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      detached: true,
-      buffer: false,
-      reject: false,
-      cleanup: false,
-    });
-  } catch (error) {
-    log.end();
-    throw new FleetError('runner', `cannot start ansible-playbook: ${String(error)}`, { cause: error });
-  }
-
+  let logError: string | null = null;
+  const child = execa('ansible-playbook', ansibleArgv(spec), {
+    cwd: spec.cwd,
+    env: options.env,
+    extendEnv: false,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    detached: true,
+    buffer: false,
+    reject: false,
+    cleanup: false,
+  });
+  const pgid = child.pid;
   let timedOut = false;
   let cancelled = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stopGroup = (): void => {
-    signalGroup(child.pid, 'SIGTERM');
-    killTimer ??= setTimeout(() => signalGroup(child.pid, 'SIGKILL'), options.killGraceMs);
+    signalGroup(pgid, 'SIGTERM');
+    killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), options.killGraceMs);
   };
+  log.on('error', (error) => {
+    logError ??= `cannot write the run log ${options.logFile}: ${messageOf(error)}`;
+    stopGroup();
+  });
   const timeout = setTimeout(() => {
     timedOut = true;
     stopGroup();
@@ -71,45 +83,46 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   };
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (pgid) options.onSpawn?.(pgid, processStartTicks(pgid));
 
+  const writeLog = (chunk: Buffer): void => {
+    if (!logError) log.write(chunk);
+  };
+  child.stdout?.on('data', writeLog);
   let stderrTail = '';
-  child.stdout?.pipe(log, { end: false });
+  const warnings = new WarningCollector();
   child.stderr?.on('data', (chunk: Buffer) => {
-    log.write(chunk);
+    writeLog(chunk);
     stderrTail = (stderrTail + chunk.toString('utf8')).slice(-stderrTailBytes);
   });
-  const eventStream = child.stdio[3];
+  const stderrLines = child.stderr ? forEachLine(child.stderr, stderrLineCap, (line) => warnings.push(line)) : Promise.resolve();
+  const eventStream = child.stdio[3] as Readable | undefined;
   const events = eventStream
-    ? forEachLine(eventStream as NodeJS.ReadableStream as never, eventLineCap, (line) => {
+    ? forEachLine(eventStream, eventLineCap, (line) => {
         const event = parseEventLine(line);
         if (event) options.onEvent(event);
       })
     : Promise.resolve();
 
   const result = await child;
-  await events.catch(() => undefined);
+  await Promise.all([events.catch(() => undefined), stderrLines.catch(() => undefined)]);
+  warnings.flush();
   clearTimeout(timeout);
   if (killTimer) clearTimeout(killTimer);
   options.signal?.removeEventListener('abort', onAbort);
   // Whatever Ansible left in its group (workers, ssh clients) goes with it.
-  signalGroup(child.pid, 'SIGKILL');
+  signalGroup(pgid, 'SIGKILL');
   log.end();
-  await once(log, 'close');
+  if (!log.closed) await once(log, 'close').catch(() => undefined);
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,
     timedOut,
     cancelled,
     stderrTail: stderrTail.trim(),
+    warnings: warnings.warnings,
+    startError: pgid && !neverStarted(result) ? null : spawnFailure('ansible-playbook', result, options.env, spec.cwd),
+    logError,
     durationMs: Date.now() - started,
   };
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
 }

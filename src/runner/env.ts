@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shellQuote, sshOptionPath } from '../ssh-words.js';
 import type { RepoAnsibleCfg } from './ansible-cfg.js';
 
 /** The callback plugin folder shipped with fleetcd (dist/runner → ../../ansible). */
@@ -49,9 +50,13 @@ export function ansibleEnv(
     ANSIBLE_PIPELINING: (repoCfg.pipelining ?? settings.pipelining) ? '1' : '0',
   });
   // ssh keeps the first value it is given for an option: the daemon's host-key settings come first (they
-  // are security), then the repo's ssh_args, then fleetcd's connection reuse defaults.
+  // are security), then the repo's ssh_args, then fleetcd's connection reuse defaults. Ansible splits the
+  // whole string with shlex, and ssh reads quotes and `%` tokens in the value, so the path is quoted for both.
   const sshArgs: string[] = [];
-  if (settings.knownHostsFile) sshArgs.push(`-o UserKnownHostsFile=${settings.knownHostsFile}`);
+  if (settings.knownHostsFile) {
+    const path = sshOptionPath(settings.knownHostsFile, 'ansible.knownHostsFile');
+    sshArgs.push(`-o ${shellQuote(`UserKnownHostsFile=${path}`)}`);
+  }
   if (settings.strictHostKeyChecking !== undefined) {
     env.ANSIBLE_HOST_KEY_CHECKING = settings.strictHostKeyChecking ? '1' : '0';
     sshArgs.push(`-o StrictHostKeyChecking=${settings.strictHostKeyChecking ? 'yes' : 'no'}`);

@@ -24,7 +24,6 @@ type ResultFields = {
   skip_reason: string | null;
   diff: unknown[] | null;
   censored: boolean;
-  loop_item?: boolean;
   stderr?: string;
 };
 
@@ -66,11 +65,11 @@ export function unverifiedReason(event: { event: string; skip_reason?: string | 
 }
 
 /**
- * A per-task result worth recording, or undefined for events that are not one (and loop items).
+ * A per-task result worth recording, or undefined for events that are not one.
  * `realTasks` holds the uuids of tasks that run for real in a check run (check_mode: false).
  */
 export function toTaskResult(event: AnsibleEvent, check = false, realTasks: ReadonlySet<string> = new Set()): TaskResult | undefined {
-  if (!resultStatuses.has(event.event) || !('host' in event) || event.loop_item) return undefined;
+  if (!resultStatuses.has(event.event) || !('host' in event)) return undefined;
   // The plugin sends a bare event when it could not describe a result; there is nothing to record.
   if (typeof event.host !== 'string' || typeof event.task !== 'string') return undefined;
   const diffs = event.censored ? null : event.diff && event.diff.length > 0 ? event.diff : null;

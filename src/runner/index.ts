@@ -12,6 +12,7 @@ export type { RunSpec } from './argv.js';
 export type { ProcessOutcome } from './ansible-process.js';
 export type { InstalledRequirements } from './requirements.js';
 export { parseEventLine, toTaskResult, toHostRecaps, type AnsibleEvent } from './events.js';
+export { killOrphanGroup } from './process-identity.js';
 
 export type RunOptions = {
   /** Groups runs that may share SSH control sockets (the target's name). */
@@ -23,6 +24,8 @@ export type RunOptions = {
   secretVars?: Readonly<Record<string, string>>;
   /** Roles and collections installed for the run's revision. */
   requirements?: InstalledRequirements;
+  /** The process group of the run and its leader's start time, once it runs. */
+  onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
 };
 
@@ -67,6 +70,7 @@ export class Runner {
           timeoutMs: options.timeoutMs,
           killGraceMs: this.killGraceMs,
           signal: options.signal,
+          onSpawn: options.onSpawn,
           onEvent: options.onEvent,
         },
       );
@@ -79,13 +83,13 @@ export class Runner {
   }
 
   /** Installs the revision's requirements.yml once (see requirements.ts). Throws FleetError('runner'). */
-  prepare(root: string, sha: string, timeoutMs: number): Promise<InstalledRequirements> {
+  prepare(root: string, sha: string, timeoutMs: number, signal?: AbortSignal): Promise<InstalledRequirements> {
     const env = ansibleEnv(process.env, {
       ...this.ssh,
       controlPathDir: this.controlPathDir('galaxy'),
       localTempDir: join(this.workDir, 'tmp'),
     });
-    return installRequirements(root, sha, this.workDir, env, timeoutMs);
+    return installRequirements(root, sha, this.workDir, env, timeoutMs, signal);
   }
 
   /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
 import { FleetError } from '../errors.js';
+import { neverStarted, spawnFailure } from './spawn-error.js';
 
 /** Where a revision's roles and collections from requirements.yml live, for ANSIBLE_ROLES/COLLECTIONS_PATH. */
 export type InstalledRequirements = { rolesPath: string; collectionsPath: string } | undefined;
@@ -18,6 +19,7 @@ export async function installRequirements(
   workDir: string,
   env: Record<string, string>,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<InstalledRequirements> {
   const file = join(root, 'requirements.yml');
   if (!existsSync(file)) return undefined;
@@ -38,12 +40,17 @@ export async function installRequirements(
       all: true,
       stdin: 'ignore',
       maxBuffer: 1024 * 1024,
+      cancelSignal: signal,
+      forceKillAfterDelay: 5000,
     });
-    if (result.exitCode !== 0 || result.timedOut) {
-      rmSync(dest, { recursive: true, force: true });
-      const detail = (result.all ?? '').trim().split('\n').slice(-15).join('\n');
-      throw new FleetError('runner', `requirements.yml: ansible-galaxy ${args[0]} install failed: ${result.timedOut ? 'timed out' : detail}`);
-    }
+    if (result.exitCode === 0 && !result.timedOut) return;
+    rmSync(dest, { recursive: true, force: true });
+    if (result.isCanceled) throw new FleetError('runner', 'requirements.yml: ansible-galaxy install stopped', { cause: signal?.reason });
+    if (neverStarted(result)) throw new FleetError('runner', `requirements.yml: ${spawnFailure('ansible-galaxy', result, env, root)}`);
+    const detail = (result.all ?? '').trim().split('\n').slice(-15).join('\n');
+    throw new FleetError('runner', `requirements.yml: ansible-galaxy ${args[0]} install failed: ${result.timedOut ? 'timed out' : detail}`, {
+      retryable: result.timedOut,
+    });
   };
   if (sections.roles) await run(['role', 'install', '-r', file, '-p', installed.rolesPath]);
   if (sections.collections) await run(['collection', 'install', '-r', file, '-p', installed.collectionsPath]);

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { ConfigError } from '../errors.js';
+import { shellQuote, sshOptionPath, sshPath } from '../ssh-words.js';
 
 type Repository = Config['repository'];
 
@@ -91,23 +91,4 @@ export function configEnv(entries: ReadonlyArray<readonly [string, string]>): Re
     env[`GIT_CONFIG_VALUE_${i}`] = value;
   });
   return env;
-}
-
-/** One word for `sh`: left bare when it is plainly safe, else single-quoted. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_\-.,:/=@+%]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/** ssh expands `%x` tokens (and a leading `~`) in key and known_hosts paths; ours are absolute and literal. */
-function sshPath(path: string, key: string): string {
-  if (/[\n\r]/.test(path)) throw new ConfigError(`${key}: must not contain a line break, got ${JSON.stringify(path)}`);
-  return path.replace(/%/g, '%%');
-}
-
-/** An `-o` value is split on blanks by ssh unless double-quoted; a `"` inside cannot be expressed. */
-function sshOptionPath(path: string, key: string): string {
-  const literal = sshPath(path, key);
-  if (literal.includes('"')) throw new ConfigError(`${key}: ssh cannot read a path containing ", got ${JSON.stringify(path)}`);
-  return /\s/.test(literal) ? `"${literal}"` : literal;
 }

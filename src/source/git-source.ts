@@ -3,8 +3,8 @@ import { join, posix } from 'node:path';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SourceHistory } from '../store/source-history.js';
-import type { RevisionInput, RevisionRecord, SourceKey } from '../store/types.js';
+import { z } from 'zod';
+import { revisionRecordSchema, type RevisionInput, type RevisionRecord, type SourceHistory, type SourceKey } from './history.js';
 import type { CommitInfo } from './commit.js';
 import { gitEnv } from './git-env.js';
 import { Mirror, MirrorDamaged } from './mirror.js';
@@ -27,26 +27,28 @@ export class RevisionRefused extends FleetError {
     readonly why: string,
     subject: string,
   ) {
-    super('source', `refused commit ${sha} (${JSON.stringify(subject)}): ${why}`);
+    // A person must act (sign, fix the path, or change the keys): nothing is gained by fetching it again.
+    super('source', `refused commit ${sha} (${JSON.stringify(subject)}): ${why}`, { retryable: false });
     this.name = 'RevisionRefused';
   }
 }
 
 /** What `GET /api/v1/source` shows. */
-export type SourceView = {
-  url: string;
-  branch?: string;
-  revision?: string;
-  sha: string | null;
-  subject: string | null;
-  author: string | null;
-  committedAt: string | null;
-  lastFetchAt: string | null;
-  lastError: string | null;
+export const sourceViewSchema = z.object({
+  url: z.string().describe('the repository, credentials stripped'),
+  branch: z.string().optional(),
+  revision: z.string().optional().describe('the pinned tag or sha, when one is pinned'),
+  sha: z.string().nullable(),
+  subject: z.string().nullable(),
+  author: z.string().nullable(),
+  committedAt: z.string().nullable(),
+  lastFetchAt: z.string().nullable(),
+  lastError: z.string().nullable(),
   /** The last time the local mirror was found damaged and cloned again. */
-  lastRecovery: { at: string; reason: string } | null;
-  history: RevisionRecord[];
-};
+  lastRecovery: z.object({ at: z.string(), reason: z.string() }).nullable(),
+  history: z.array(revisionRecordSchema),
+});
+export type SourceView = z.infer<typeof sourceViewSchema>;
 
 /**
  * The fleet repository as the daemon sees it: a bare mirror that fetches only the tip of the watched ref
@@ -62,6 +64,8 @@ export class GitSource {
   private readonly key: SourceKey;
   private current: Revision | undefined;
   private recovery: SourceView['lastRecovery'] = null;
+  /** How many times `fetch` was called (`remoteTip` does not count): an observable for tests and benches. */
+  fetches = 0;
 
   constructor(
     private readonly repo: Config['repository'],
@@ -87,6 +91,7 @@ export class GitSource {
    * FleetError('source') when nothing could be fetched; a damaged mirror is cloned again on the spot.
    */
   async fetch(): Promise<Revision> {
+    this.fetches += 1;
     try {
       return await this.update();
     } catch (error) {
@@ -100,6 +105,21 @@ export class GitSource {
         throw this.wrap(again);
       }
     }
+  }
+
+  /**
+   * The remote's current tip of the watched ref without fetching it (null: the ref does not exist there). The
+   * watcher uses it to notice that a held problem (a refused tip, a missing branch) may have gone.
+   */
+  async remoteTip(): Promise<string | null> {
+    const pin = this.repo.revision;
+    if (pin && /^[0-9a-f]{40}$/.test(pin)) return pin;
+    return this.mirror.remoteSha(this.remoteRef());
+  }
+
+  /** The entry of `sha` in the history if the source ever accepted it (a rollback may only go there). */
+  accepted(sha: string): RevisionRecord | undefined {
+    return this.options.history.accepted(this.key, sha);
   }
 
   /**
@@ -173,8 +193,8 @@ export class GitSource {
     const refusal = await this.policy?.refusalOf(this.mirror, commit);
     if (refusal) this.refuse(commit, refusal, forced);
     const dir = await this.checkout(sha);
-    const escape = this.pathProblem(dir);
-    if (escape) this.refuse(commit, escape, forced);
+    const pathProblem = this.pathProblem(dir);
+    if (pathProblem) this.refuse(commit, pathProblem, forced);
     const entry = this.record(commit, { status: 'accepted', forced });
     return (this.current = this.revisionOf(entry, dir));
   }
@@ -196,14 +216,14 @@ export class GitSource {
     const pin = this.repo.revision;
     if (pin) {
       const what = /^[0-9a-f]{40}$/.test(pin) ? `commit ${pin}` : `tag ${pin}`;
-      return new FleetError('source', `${what} (repository.revision) does not exist in ${url}`, { cause: error, retryable: true });
+      return new FleetError('source', `${what} (repository.revision) does not exist in ${url}`, { cause: error, retryable: false });
     }
     const branches = await this.mirror.remoteBranches().catch(() => undefined);
     if (branches?.length === 0) {
-      return new FleetError('source', `${url} is an empty repository: it has no branches yet`, { cause: error, retryable: true });
+      return new FleetError('source', `${url} is an empty repository: it has no branches yet`, { cause: error, retryable: false });
     }
     const known = branches ? ` (its branches: ${branches.slice(0, 10).join(', ')})` : '';
-    return new FleetError('source', `branch ${this.ref} does not exist in ${url}${known}`, { cause: error, retryable: true });
+    return new FleetError('source', `branch ${this.ref} does not exist in ${url}${known}`, { cause: error, retryable: false });
   }
 
   /** True when the new tip is known not to descend from the previous tip seen: a force-push. */
@@ -276,15 +296,23 @@ export class GitSource {
 
   private wrap(error: unknown): FleetError {
     if (error instanceof FleetError) return error;
-    if (error instanceof MirrorDamaged) return this.sourceError('the local mirror is damaged and could not be cloned again', error);
+    if (error instanceof MirrorDamaged) return this.sourceError('the local mirror is damaged and could not be cloned again', error, true);
     return this.sourceError(`cannot fetch ${this.ref}`, error);
   }
 
-  private sourceError(what: string, error: unknown): FleetError {
+  /** Refused credentials or host keys, or a repository that is not there, need a person; anything else may pass. */
+  private sourceError(what: string, error: unknown, retryable?: boolean): FleetError {
     const detail = redactUrls(messageOf(error).replace(/\s+/g, ' ').trim());
-    return new FleetError('source', `${what} from ${this.key.url}: ${detail}`, { cause: error, retryable: true });
+    retryable ??= !needsAPerson.some((pattern) => pattern.test(detail));
+    return new FleetError('source', `${what} from ${this.key.url}: ${detail}`, { cause: error, retryable });
   }
 }
+
+/**
+ * Fetch failures that waiting cannot cure: refused credentials and host keys. A repository that is not there
+ * (yet) stays retryable: a path not mounted yet or a forge in maintenance comes back by itself.
+ */
+const needsAPerson = [/authentication failed/i, /permission denied/i, /host key verification failed/i, /the requested url returned error: 40[13]/i];
 
 /** Marks a checkout as just used, so pruning (newest first by mtime) keeps it. */
 function touch(dir: string): void {

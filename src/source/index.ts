@@ -1,5 +1,6 @@
 export type { Revision } from './revision.js';
-export { GitSource, RevisionRefused, redactUrl, redactUrls, type GitSourceOptions, type SourceView } from './git-source.js';
+export { GitSource, RevisionRefused, redactUrl, redactUrls, sourceViewSchema, type GitSourceOptions, type SourceView } from './git-source.js';
+export type { RevisionRecord, SourceHistory } from './history.js';
 export { checkoutPathProblem, isInside } from './paths.js';
 export { authenticateWebhook, parsePush, pushDecision, webhookBodyLimit } from './webhook.js';
 export type { PushEvent, WebhookProvider } from './webhook.js';

@@ -91,6 +91,14 @@ export class Mirror {
     return this.local('cannot read the fetched tip', async (git) => (await git.raw(['rev-parse', '--verify', `${tipRef}^{commit}`])).trim());
   }
 
+  /** The remote's sha for a ref (`refs/heads/x`, `refs/tags/x`), or null when it has no such ref. Fetches nothing. */
+  async remoteSha(ref: string): Promise<string | null> {
+    await this.open();
+    const out = await this.git().raw(['ls-remote', 'origin', ref]);
+    const line = out.split('\n').find((l) => l.split('\t')[1] === ref || l.split('\t')[1] === `${ref}^{}`);
+    return line?.split('\t')[0] ?? null;
+  }
+
   /** Names of the remote's branches, to tell an empty repository from a missing branch. */
   async remoteBranches(): Promise<string[]> {
     const out = await this.git().raw(['ls-remote', '--heads', 'origin']);
@@ -194,8 +202,8 @@ export class Mirror {
   }
 
   /**
-   * Another git process holds a lock in the mirror (a one-shot `fleetcd check` beside the daemon): wait for the
-   * next poll. A lock older than any git process may live was left by a killed one: clone again.
+   * A git process of ours still holds a lock in the mirror (a fetch the watcher gave up waiting for): wait for
+   * the next poll. A lock older than any git process may live was left by a killed one: clone again.
    */
   private locked(text: string, error: unknown): Error {
     const lock = /'([^']+\.lock)'/.exec(text)?.[1];

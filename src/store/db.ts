@@ -12,27 +12,32 @@ const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations'
  * Opens (creating if needed) the SQLite database in WAL mode and applies every numbered migration in
  * `migrations/` that `user_version` says is not applied yet, each in its own transaction.
  */
-export function openDatabase(file: string): Db {
-  mkdirSync(dirname(file), { recursive: true });
+export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
+  if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
   let db: Db;
   try {
-    db = new Database(file);
+    db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   } catch (error) {
     throw new FleetError('store', `${file}: cannot open the database: ${messageOf(error)}`, { cause: error });
   }
+  db.pragma('busy_timeout = 5000');
+  if (options.readonly) return db;
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
   try {
     migrate(db, file);
   } catch (error) {
     db.close();
     throw error;
   }
+  db.pragma('foreign_keys = ON');
   return db;
 }
 
+/**
+ * Foreign keys are off while migrations run (SQLite's way to rebuild a table that others reference; the
+ * pragma cannot change inside a transaction) and checked before they are switched back on.
+ */
 function migrate(db: Db, file: string): void {
   const applied = db.pragma('user_version', { simple: true }) as number;
   const migrations = readdirSync(migrationsDir)
@@ -45,12 +50,16 @@ function migrate(db: Db, file: string): void {
       `${file}: database schema version ${applied} is newer than this fleetcd knows (${latest}); upgrade fleetcd`,
     );
   }
+  if (applied === latest) return;
+  db.pragma('foreign_keys = OFF');
   for (const [index, name] of migrations.entries()) {
     const version = index + 1;
     if (version <= applied) continue;
     const sql = readFileSync(join(migrationsDir, name), 'utf8');
     db.transaction(() => {
       db.exec(sql);
+      const broken = db.pragma('foreign_key_check') as unknown[];
+      if (broken.length > 0) throw new FleetError('store', `${file}: migration ${name} left ${broken.length} broken references`);
       db.pragma(`user_version = ${version}`);
     })();
   }

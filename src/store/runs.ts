@@ -1,17 +1,20 @@
 import type { Db } from './db.js';
-import type {
-  Counts,
-  Coverage,
-  HostRecap,
-  RunDetail,
-  RunKind,
-  RunStatus,
-  RunSummary,
-  TaskResult,
-  Trigger,
+import {
+  conclusiveStatuses,
+  type Commit,
+  type Counts,
+  type Coverage,
+  type HostRecap,
+  type RunDetail,
+  type RunKind,
+  type RunResult,
+  type RunStatus,
+  type RunSummary,
+  type TaskResult,
+  type Trigger,
 } from './types.js';
 
-type RunRow = {
+export type RunRow = {
   id: number;
   target: string;
   kind: RunKind;
@@ -25,6 +28,12 @@ type RunRow = {
   exit_code: number | null;
   error: string | null;
   followed_by: number | null;
+  pgid: number | null;
+  pg_start: number | null;
+  requested_by: string | null;
+  preview_id: number | null;
+  warnings: string | null;
+  coverage: string | null;
 } & Counts & { hosts: number };
 
 type TaskRow = {
@@ -45,8 +54,9 @@ type TaskRow = {
 };
 
 const now = (): string => new Date().toISOString();
+const conclusive = `('${conclusiveStatuses.join("', '")}')`;
 
-function toSummary(row: RunRow): RunSummary {
+export function toSummary(row: RunRow): RunSummary {
   return {
     id: row.id,
     target: row.target,
@@ -72,25 +82,68 @@ function toSummary(row: RunRow): RunSummary {
   };
 }
 
-/** Typed access to the runs tables. Every write is one statement or one transaction. */
+const parseDiff = (text: string | null): unknown[] | null => (text === null ? null : (JSON.parse(text) as unknown[]));
+
+/** A run the process-group sweep at start-up must look at: it was running when its daemon died. */
+export type UnfinishedRun = { id: number; target: string; pgid: number | null; pgStart: number | null };
+
+/**
+ * Typed access to the runs tables. Every write is one statement or one transaction; `finish` is the only
+ * writer of a run's final state, and it keeps the target pointers (targets table) in step in the same
+ * transaction, so a reader never sees a finished run that the target's status does not know about.
+ */
 export class RunStore {
   constructor(private readonly db: Db) {}
 
   /** Records a run the reconciler has accepted; it shows as `queued` until `start`. */
-  create(input: { target: string; kind: RunKind; trigger: Trigger; revision: string; limit?: string }): number {
+  create(input: {
+    target: string;
+    kind: RunKind;
+    trigger: Trigger;
+    revision: string;
+    limit?: string;
+    requestedBy?: string;
+    previewId?: number;
+  }): number {
     const result = this.db
       .prepare(
-        `INSERT INTO runs (target, kind, trigger, revision, status, host_limit, queued_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
+        `INSERT INTO runs (target, kind, trigger, revision, status, host_limit, queued_at, requested_by, preview_id)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
       )
-      .run(input.target, input.kind, input.trigger, input.revision, input.limit ?? null, now());
+      .run(
+        input.target,
+        input.kind,
+        input.trigger,
+        input.revision,
+        input.limit ?? null,
+        now(),
+        input.requestedBy ?? null,
+        input.previewId ?? null,
+      );
     return Number(result.lastInsertRowid);
   }
 
+  /** Marks the run running at the revision and host limit it really runs with. */
   start(id: number, revision: string, limit: string | null): void {
-    this.db
-      .prepare(`UPDATE runs SET status = 'running', started_at = ?, revision = ?, host_limit = ? WHERE id = ?`)
-      .run(now(), revision, limit, id);
+    this.db.transaction(() => {
+      this.db
+        .prepare(`UPDATE runs SET status = 'running', started_at = ?, revision = ?, host_limit = ? WHERE id = ?`)
+        .run(now(), revision, limit, id);
+      this.db
+        .prepare(
+          `INSERT INTO targets (name, last_started) SELECT target, id FROM runs WHERE id = ? AND preview_id IS NULL
+           ON CONFLICT (name) DO UPDATE SET last_started = excluded.last_started`,
+        )
+        .run(id);
+    })();
+  }
+
+  /**
+   * The process group of the run's ansible-playbook and its leader's start time (clock ticks since boot), so a
+   * daemon restarted after a crash can tell the same process from a new one that reuses the pid.
+   */
+  recordProcess(id: number, pgid: number, startTicks: number | null): void {
+    this.db.prepare(`UPDATE runs SET pgid = ?, pg_start = ? WHERE id = ?`).run(pgid, startTicks, id);
   }
 
   /** Stores one task result; called as events stream in, so memory never holds a run's results. */
@@ -118,11 +171,11 @@ export class RunStore {
       );
   }
 
-  /** Writes the final state of a run and its per-host recap at once: a reader never sees half of it. */
-  finish(
-    id: number,
-    result: { status: RunStatus; exitCode: number | null; error: string | null; hosts: Map<string, HostRecap> },
-  ): void {
+  /**
+   * Writes the final state of a run, its per-host recap, its coverage (checks) and the target pointers at once.
+   * A run that already ended is never rewritten: false then.
+   */
+  finish(id: number, result: RunResult): boolean {
     const totals = { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 };
     for (const recap of result.hosts.values()) {
       totals.ok += recap.ok;
@@ -135,20 +188,24 @@ export class RunStore {
       `INSERT OR REPLACE INTO run_hosts (run_id, host, ok, changed, failed, unreachable, skipped, rescued, ignored)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.db.transaction(() => {
+    return this.db.transaction((): boolean => {
+      const row = this.db.prepare(`SELECT kind, status FROM runs WHERE id = ?`).get(id) as { kind: RunKind; status: RunStatus } | undefined;
+      if (!row || (row.status !== 'queued' && row.status !== 'running')) return false;
       for (const [host, r] of result.hosts) {
         insertHost.run(id, host, r.ok, r.changed, r.failed, r.unreachable, r.skipped, r.rescued, r.ignored);
       }
+      const coverage = row.kind === 'check' && result.status !== 'cancelled' && result.status !== 'interrupted' ? this.coverage(id) : null;
+      const at = now();
       this.db
         .prepare(
           `UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, hosts = ?,
-             ok = ?, changed = ?, failed = ?, unreachable = ?, skipped = ?,
-             started_at = COALESCE(started_at, ?)
+             ok = ?, changed = ?, failed = ?, unreachable = ?, skipped = ?, warnings = ?, coverage = ?,
+             started_at = CASE WHEN status = 'queued' AND ? IN ('cancelled', 'interrupted') THEN NULL ELSE COALESCE(started_at, ?) END
            WHERE id = ?`,
         )
         .run(
           result.status,
-          now(),
+          at,
           result.exitCode,
           result.error,
           result.hosts.size,
@@ -157,21 +214,52 @@ export class RunStore {
           totals.failed,
           totals.unreachable,
           totals.skipped,
-          now(),
+          result.warnings && result.warnings.length > 0 ? JSON.stringify(result.warnings) : null,
+          coverage ? JSON.stringify(coverage) : null,
+          result.status,
+          at,
           id,
         );
+      this.updateTargetPointers(id);
+      return true;
     })();
   }
 
-  /** Marks a queued run that never started (cancelled, or the daemon stopped first). */
-  abandon(id: number, status: 'cancelled' | 'interrupted', error: string): void {
+  /** Target pointers and per-host recaps follow a run that ended conclusively (never a preview's run). */
+  private updateTargetPointers(id: number): void {
     this.db
-      .prepare(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`)
-      .run(status, error, now(), id);
+      .prepare(
+        `INSERT INTO targets (name, last_conclusive, last_check, last_apply)
+         SELECT target,
+                CASE WHEN status IN ${conclusive} THEN id END,
+                CASE WHEN kind = 'check' AND status IN ('succeeded', 'failed') THEN id END,
+                CASE WHEN kind = 'apply' AND status IN ${conclusive} THEN id END
+         FROM runs WHERE id = @id AND preview_id IS NULL
+         ON CONFLICT (name) DO UPDATE SET
+           last_conclusive = COALESCE(excluded.last_conclusive, last_conclusive),
+           last_check = COALESCE(excluded.last_check, last_check),
+           last_apply = COALESCE(excluded.last_apply, last_apply)`,
+      )
+      .run({ id });
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO target_hosts (target, host, run_id, kind, ok, changed, failed, unreachable, skipped, rescued, ignored)
+         SELECT r.target, h.host, r.id, r.kind, h.ok, h.changed, h.failed, h.unreachable, h.skipped, h.rescued, h.ignored
+         FROM run_hosts h JOIN runs r ON r.id = h.run_id
+         WHERE r.id = ? AND r.preview_id IS NULL AND r.status IN ${conclusive}`,
+      )
+      .run(id);
   }
 
   setFollowedBy(id: number, next: number): void {
     this.db.prepare(`UPDATE runs SET followed_by = ? WHERE id = ?`).run(next, id);
+  }
+
+  /** Runs a dead daemon left `running`, with their process groups: the start-up sweep stops what is still alive. */
+  unfinished(): UnfinishedRun[] {
+    return this.db
+      .prepare(`SELECT id, target, pgid, pg_start AS pgStart FROM runs WHERE status = 'running' ORDER BY id`)
+      .all() as UnfinishedRun[];
   }
 
   /** At start-up: runs a dead daemon left `running` or `queued` did not finish; say so. */
@@ -185,9 +273,20 @@ export class RunStore {
     return result.changes;
   }
 
+  /** Remembers what a revision is, so runs at it can show its subject and author. */
+  rememberCommit(commit: Commit): void {
+    this.db
+      .prepare(`INSERT OR IGNORE INTO commits (sha, subject, author, committed_at) VALUES (?, ?, ?, ?)`)
+      .run(commit.sha, commit.subject, commit.author, commit.committedAt);
+  }
+
   get(id: number): RunSummary | undefined {
-    const row = this.db.prepare(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
+    const row = this.row(id);
     return row && toSummary(row);
+  }
+
+  row(id: number): RunRow | undefined {
+    return this.db.prepare(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
   }
 
   list(filter: { target?: string; limit: number; beforeId?: number }): RunSummary[] {
@@ -200,33 +299,6 @@ export class RunStore {
     return rows.map(toSummary);
   }
 
-  /** The newest run of a target that has started (running or finished). */
-  lastStarted(target: string): RunSummary | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM runs WHERE target = ? AND status <> 'queued' ORDER BY id DESC LIMIT 1`)
-      .get(target) as RunRow | undefined;
-    return row && toSummary(row);
-  }
-
-  /** Newest finished runs of a target that say something about the hosts (not cancelled or interrupted). */
-  lastConclusive(target: string): RunSummary | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM runs WHERE target = ? AND status IN ('succeeded', 'failed', 'timed-out')
-         ORDER BY id DESC LIMIT 1`,
-      )
-      .get(target) as RunRow | undefined;
-    return row && toSummary(row);
-  }
-
-  /** The newest finished check of a target that ran tasks. */
-  lastCheck(target: string): RunSummary | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM runs WHERE target = ? AND kind = 'check' AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 1`)
-      .get(target) as RunRow | undefined;
-    return row && toSummary(row);
-  }
-
   /** Whether this target ever finished an apply of this revision without failure. */
   hasApplied(target: string, revision: string): boolean {
     const row = this.db
@@ -235,21 +307,6 @@ export class RunStore {
       )
       .get(target, revision);
     return row !== undefined;
-  }
-
-  /** Per host, the recap from the newest conclusive run of the target that included the host. */
-  latestHostRecaps(target: string): Array<{ host: string; kind: RunKind; runId: number } & HostRecap> {
-    return this.db
-      .prepare(
-        `SELECT h.host, r.kind, r.id AS runId, h.ok, h.changed, h.failed, h.unreachable, h.skipped, h.rescued, h.ignored
-         FROM run_hosts h JOIN runs r ON r.id = h.run_id
-         WHERE r.id = (
-           SELECT MAX(r2.id) FROM run_hosts h2 JOIN runs r2 ON r2.id = h2.run_id
-           WHERE h2.host = h.host AND r2.target = @target AND r2.status IN ('succeeded', 'failed', 'timed-out')
-         )
-         ORDER BY h.host`,
-      )
-      .all({ target }) as Array<{ host: string; kind: RunKind; runId: number } & HostRecap>;
   }
 
   /** The verify check that followed the newest successful apply of this revision, if it finished. */
@@ -264,6 +321,28 @@ export class RunStore {
     return row?.id;
   }
 
+  /** Task names the verify check after the newest apply of this revision still reported as changing. */
+  nonIdempotentTasks(target: string, revision: string): string[] {
+    const verifyId = this.latestVerifyCheck(target, revision);
+    return verifyId === undefined ? [] : this.changedTaskNames(verifyId);
+  }
+
+  /** Distinct names of the tasks that changed (or would change) in a run, in the order they first did. */
+  changedTaskNames(runId: number): string[] {
+    const rows = this.db
+      .prepare(`SELECT task FROM run_tasks WHERE run_id = ? AND status = 'changed' GROUP BY task ORDER BY MIN(id)`)
+      .all(runId) as Array<{ task: string }>;
+    return rows.map((r) => r.task);
+  }
+
+  /** Hosts of a run that changed (or would change) something and were reached: drift is never an unreachable host. */
+  driftedHosts(runId: number): string[] {
+    const rows = this.db
+      .prepare(`SELECT host FROM run_hosts WHERE run_id = ? AND changed > 0 AND unreachable = 0 ORDER BY host`)
+      .all(runId) as Array<{ host: string }>;
+    return rows.map((r) => r.host);
+  }
+
   /** Names of tasks that changed in a run, per host. */
   changedTasks(runId: number): Array<{ host: string; task: string }> {
     return this.db
@@ -272,24 +351,38 @@ export class RunStore {
   }
 
   detail(id: number): RunDetail | undefined {
-    const summary = this.get(id);
-    if (!summary) return undefined;
+    const row = this.row(id);
+    if (!row) return undefined;
     const hosts = this.db
       .prepare(
         `SELECT host, ok, changed, failed, unreachable, skipped, rescued, ignored FROM run_hosts WHERE run_id = ? ORDER BY host`,
       )
       .all(id) as RunDetail['hosts'];
-    const changes = (
-      this.db
-        .prepare(`SELECT host, task, module, diff FROM run_tasks WHERE run_id = ? AND status = 'changed' ORDER BY id`)
-        .all(id) as Array<{ host: string; task: string; module: string | null; diff: string | null }>
-    ).map((row) => ({ ...row, diff: row.diff === null ? null : (JSON.parse(row.diff) as unknown[]) }));
-    const failures = this.db
-      .prepare(
-        `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 AND rescued = 0 ORDER BY id`,
-      )
-      .all(id) as RunDetail['failures'];
-    return { ...summary, hosts, changes, failures, coverage: summary.kind === 'check' ? this.coverage(id) : null };
+    return {
+      ...toSummary(row),
+      hosts,
+      changes: this.changes(id),
+      failures: this.db
+        .prepare(
+          `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 AND rescued = 0 ORDER BY id`,
+        )
+        .all(id) as RunDetail['failures'],
+      coverage: row.kind === 'check' ? this.storedCoverage(row) : null,
+      warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
+    };
+  }
+
+  /** A run's changes (drift, for a check) with their diffs. */
+  changes(id: number): RunDetail['changes'] {
+    const rows = this.db
+      .prepare(`SELECT host, task, module, diff FROM run_tasks WHERE run_id = ? AND status = 'changed' ORDER BY id`)
+      .all(id) as Array<{ host: string; task: string; module: string | null; diff: string | null }>;
+    return rows.map((row) => ({ ...row, diff: parseDiff(row.diff) }));
+  }
+
+  /** The coverage written when the run ended; computed from its task rows for a run still going or older than that column. */
+  storedCoverage(row: Pick<RunRow, 'id' | 'coverage'>): Coverage {
+    return row.coverage ? (JSON.parse(row.coverage) as Coverage) : this.coverage(row.id);
   }
 
   /** Distinct tasks of a check run and which of them check mode could not evaluate. */
@@ -326,12 +419,22 @@ export class RunStore {
       status: row.status,
       durationMs: row.duration_ms,
       message: row.message,
-      diff: row.diff === null ? null : (JSON.parse(row.diff) as unknown[]),
+      diff: parseDiff(row.diff),
       truncated: row.truncated === 1,
       censored: row.censored === 1,
       ignored: row.ignored === 1,
       rescued: row.rescued === 1,
       unverified: row.unverified,
     }));
+  }
+
+  /** Per host, the recap from the newest conclusive run of the target that included the host. */
+  latestHostRecaps(target: string): Array<{ host: string; kind: RunKind; runId: number } & HostRecap> {
+    return this.db
+      .prepare(
+        `SELECT host, kind, run_id AS runId, ok, changed, failed, unreachable, skipped, rescued, ignored
+         FROM target_hosts WHERE target = ? ORDER BY host`,
+      )
+      .all(target) as Array<{ host: string; kind: RunKind; runId: number } & HostRecap>;
   }
 }

@@ -1,5 +1,5 @@
+import type { RevisionInput, RevisionRecord, RevisionStatus, SourceHistory, SourceKey } from '../source/history.js';
 import type { Db } from './db.js';
-import type { RevisionInput, RevisionRecord, RevisionStatus, SourceKey } from './types.js';
 
 type Row = {
   id: number;
@@ -28,10 +28,9 @@ function toRevision(row: Row): RevisionRecord {
 }
 
 /** The `source_revisions` table: the tips the daemon has seen, kept across restarts (the source's history). */
-export class SourceHistory {
+export class SqliteSourceHistory implements SourceHistory {
   constructor(private readonly db: Db) {}
 
-  /** Appends when `sha` is not the newest entry's for this url and ref; otherwise updates its status and reason. */
   record(key: SourceKey, entry: RevisionInput): RevisionRecord {
     return this.db.transaction((): RevisionRecord => {
       const newest = this.newestRow(key);
@@ -72,7 +71,13 @@ export class SourceHistory {
     return row ? toRevision(row) : undefined;
   }
 
-  /** Newest first. */
+  accepted(key: SourceKey, sha: string): RevisionRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND sha = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
+      .get(key.url, key.ref, sha) as Row | undefined;
+    return row ? toRevision(row) : undefined;
+  }
+
   list(key: SourceKey, limit: number): RevisionRecord[] {
     const rows = this.db
       .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT ?')

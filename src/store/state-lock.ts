@@ -10,7 +10,7 @@ import { FleetError } from '../errors.js';
 export function lockStateDir(stateDir: string, role: string): () => void {
   mkdirSync(stateDir, { recursive: true });
   const file = join(stateDir, 'fleetcd.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o644);
       writeSync(fd, `${process.pid} ${role}\n`);
@@ -18,7 +18,10 @@ export function lockStateDir(stateDir: string, role: string): () => void {
       return () => rmSync(file, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const [pid, holder] = readFileSync(file, 'utf8').trim().split(' ');
+      const held = readHolder(file);
+      // The holder released the lock between our attempt and the read: try again.
+      if (held === undefined) continue;
+      const [pid, holder] = held;
       if (pid && isAlive(Number(pid))) {
         const hint = holder === 'serve' ? '; ask it with `fleetcd reconcile` instead' : '';
         throw new FleetError('conflict', `${stateDir} is in use by fleetcd ${holder ?? ''} (pid ${pid})${hint}`);
@@ -36,5 +39,15 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid and role in a lock file, or undefined when the file has just gone. */
+function readHolder(file: string): string[] | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim().split(' ');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }

@@ -1,99 +1,129 @@
-/** Vocabulary of the record: these strings are part of the API contract. */
+import { z } from 'zod';
+
+/**
+ * Vocabulary of the record. These shapes go over the API as they are, so each is a zod schema and its type
+ * under one name: the API's route schemas and the OpenAPI document are built from them.
+ */
 export const runKinds = ['check', 'apply'] as const;
 export type RunKind = (typeof runKinds)[number];
 
-export const triggers = ['startup', 'schedule', 'commit', 'api', 'cli'] as const;
+export const triggers = [
+  'startup',
+  'schedule',
+  'commit',
+  'api',
+  'cli',
+  'retry',
+  'window',
+  'resume',
+  'rollback',
+  'webhook',
+  'preview',
+] as const;
 export type Trigger = (typeof triggers)[number];
 
-export const runStatuses = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'timed-out',
-  'interrupted',
-  'cancelled',
-] as const;
+export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'timed-out', 'interrupted', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];
 
-/** Statuses a run never leaves. */
-export const finalStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'timed-out', 'interrupted', 'cancelled'];
+/** Finished runs that say something about the hosts: their recap counts, cancelled and interrupted ones do not. */
+export const conclusiveStatuses = ['succeeded', 'failed', 'timed-out'] as const satisfies readonly RunStatus[];
 
-export type Counts = { ok: number; changed: number; failed: number; unreachable: number; skipped: number };
-export type HostRecap = Counts & { rescued: number; ignored: number };
+export const countsSchema = z.object({
+  ok: z.number().int(),
+  changed: z.number().int(),
+  failed: z.number().int(),
+  unreachable: z.number().int(),
+  skipped: z.number().int(),
+});
+export type Counts = z.infer<typeof countsSchema>;
 
-export type RunSummary = {
-  id: number;
-  target: string;
-  kind: RunKind;
-  trigger: Trigger;
-  revision: string;
-  status: RunStatus;
-  limit: string | null;
-  queuedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  error: string | null;
-  followedBy: number | null;
-  summary: Counts & { hosts: number };
-};
+export const hostRecapSchema = countsSchema.extend({ rescued: z.number().int(), ignored: z.number().int() });
+export type HostRecap = z.infer<typeof hostRecapSchema>;
+
+const isoTime = () => z.string().describe('ISO 8601 UTC');
+
+export const runSummarySchema = z.object({
+  id: z.number().int(),
+  target: z.string(),
+  kind: z.enum(runKinds),
+  trigger: z.enum(triggers),
+  revision: z.string().describe('full 40-hex commit sha'),
+  status: z.enum(runStatuses),
+  limit: z.string().nullable().describe('the --limit the run was given'),
+  queuedAt: isoTime(),
+  startedAt: isoTime().nullable(),
+  finishedAt: isoTime().nullable(),
+  exitCode: z.number().int().nullable(),
+  error: z.string().nullable(),
+  followedBy: z.number().int().nullable().describe('the run this one caused: check → apply → verify check'),
+  summary: countsSchema.extend({ hosts: z.number().int() }),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
 
 export const taskStatuses = ['ok', 'changed', 'failed', 'skipped', 'unreachable'] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
 
 /** One host's result of one task, as the runner hands it to the store. */
-export type TaskResult = {
-  host: string;
-  task: string;
-  module: string | null;
-  path: string | null;
-  status: TaskStatus;
-  durationMs: number | null;
-  message: string | null;
-  diff: unknown[] | null;
-  truncated: boolean;
-  censored: boolean;
-  ignored: boolean;
-  /** A failure that a block's rescue section handled. */
-  rescued: boolean;
-  /** Set when this result says nothing about drift, with the reason (see runner/events.ts). */
-  unverified: string | null;
-};
+export const taskResultSchema = z.object({
+  host: z.string(),
+  task: z.string(),
+  module: z.string().nullable(),
+  path: z.string().nullable().describe('file:line of the task'),
+  status: z.enum(taskStatuses),
+  durationMs: z.number().int().nullable(),
+  message: z.string().nullable(),
+  diff: z.array(z.unknown()).nullable().describe("Ansible's diff entries (before/after/headers, or prepared)"),
+  truncated: z.boolean(),
+  censored: z.boolean().describe('no_log: the result is hidden and its diff never stored'),
+  ignored: z.boolean(),
+  rescued: z.boolean().describe("a failure that a block's rescue section handled"),
+  unverified: z.string().nullable().describe('why this result says nothing about drift (check mode could not see it)'),
+});
+export type TaskResult = z.infer<typeof taskResultSchema>;
 
 /** How much of a check run could actually be evaluated in check mode. */
-export type Coverage = {
-  tasks: number;
-  verified: number;
-  unverified: Array<{ task: string; reason: string }>;
-  /** "drift checked on 41 of 44 tasks; 3 unverifiable: …" */
-  text: string;
+export const coverageSchema = z.object({
+  tasks: z.number().int(),
+  verified: z.number().int(),
+  unverified: z.array(z.object({ task: z.string(), reason: z.string() })),
+  text: z.string().describe('"drift checked on 41 of 44 tasks; 3 unverifiable: …"'),
+});
+export type Coverage = z.infer<typeof coverageSchema>;
+
+export const changeSchema = z.object({
+  host: z.string(),
+  task: z.string(),
+  module: z.string().nullable(),
+  diff: z.array(z.unknown()).nullable(),
+});
+export type Change = z.infer<typeof changeSchema>;
+
+export const failureSchema = z.object({ host: z.string(), task: z.string(), message: z.string().nullable() });
+export type Failure = z.infer<typeof failureSchema>;
+
+export const runDetailSchema = runSummarySchema.extend({
+  hosts: z.array(hostRecapSchema.extend({ host: z.string() })),
+  changes: z.array(changeSchema),
+  failures: z.array(failureSchema),
+  coverage: coverageSchema.nullable(),
+  warnings: z.array(z.string()).describe("Ansible's [WARNING] lines"),
+});
+export type RunDetail = z.infer<typeof runDetailSchema>;
+
+/** What ends a run: written once, by the store's `finish`. */
+export type RunResult = {
+  status: Exclude<RunStatus, 'queued' | 'running'>;
+  exitCode: number | null;
+  error: string | null;
+  hosts: ReadonlyMap<string, HostRecap>;
+  warnings?: readonly string[];
 };
 
-export type RunDetail = RunSummary & {
-  hosts: Array<{ host: string } & HostRecap>;
-  changes: Array<{ host: string; task: string; module: string | null; diff: unknown[] | null }>;
-  failures: Array<{ host: string; task: string; message: string | null }>;
-  coverage: Coverage | null;
-};
-
-/** Whether a fetched tip may run: `refused` tips (bad signature, a path escaping the checkout) never do. */
-export type RevisionStatus = 'accepted' | 'refused';
-
-/** One tip of the watched ref as the daemon saw it; a force-push back to an old commit is a new entry. */
-export type RevisionRecord = {
-  sha: string;
-  subject: string;
-  author: string;
-  committedAt: string;
-  firstSeenAt: string;
-  status: RevisionStatus;
-  reason?: string;
-  /** Set only when the new tip is known not to descend from the previous one (a force-push). */
-  forced?: true;
-};
-
-export type RevisionInput = Omit<RevisionRecord, 'firstSeenAt'>;
-
-/** What a source history is kept per: the repository (credentials stripped) and the branch or pinned revision. */
-export type SourceKey = { url: string; ref: string };
+/** A commit a run used, as people recognise it. */
+export const commitSchema = z.object({
+  sha: z.string(),
+  subject: z.string(),
+  author: z.string(),
+  committedAt: isoTime(),
+});
+export type Commit = z.infer<typeof commitSchema>;

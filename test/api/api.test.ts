@@ -1,76 +1,32 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { pino } from 'pino';
-import { buildApi } from '../../src/api/server.js';
-import { parseConfig, readSecretFile, type Config } from '../../src/config/index.js';
-import { Fleet } from '../../src/reconcile/fleet.js';
-import { openDatabase } from '../../src/store/db.js';
-import { RunStore } from '../../src/store/runs.js';
+import type { Fleet } from '../../src/reconcile/fleet.js';
+import type { RunStore } from '../../src/store/runs.js';
 import type { RunSummary } from '../../src/store/types.js';
-import { removeDir, tempDir } from '../helpers/tmp.js';
+import { apiToken as token, makeFleet } from '../helpers/fleet.js';
 
-const token = 'tok3n';
-const sha = 'a'.repeat(40);
+/** The sha of the plain-folder revision makeFleet uses. */
+const sha = 'c0ffee'.padEnd(40, '0');
 
 /** The tiny fleet repo: two targets of one local host each and a playbook that only prints. */
 const repoFiles: Record<string, string> = {
   'inventories/web.yml': 'all:\n  hosts:\n    web1:\n      ansible_connection: local\n',
-  'inventories/db/hosts.ini': 'db1 ansible_connection=local\n',
+  'inventories/db/hosts.yml': 'all:\n  hosts:\n    db1:\n      ansible_connection: local\n',
   'playbooks/site.yml': '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Say hello\n      ansible.builtin.debug:\n        msg: hello\n',
 };
 
-type Api = { app: FastifyInstance; fleet: Fleet; store: RunStore; config: Config; fetchedAt: string };
+type Api = { app: FastifyInstance; fleet: Fleet; store: RunStore; sha: string; fetchedAt: string; subject: string };
 
 /**
- * A real Fleet (real store, real runner) at a fixed revision, with the API around it; everything is
- * stopped and removed when the test ends. `raw` is merged into the config file's top level.
+ * A real Fleet (real store, real runner) at a fixed revision, with the API around it (every response checked
+ * against its schema); everything is stopped and removed when the test ends. `raw` is merged into the config.
  */
 async function build(t: TestContext, raw: Record<string, unknown> = {}): Promise<Api> {
-  const dir = tempDir('fleetcd-api-');
-  const root = join(dir, 'checkout');
-  for (const [path, content] of Object.entries(repoFiles)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), content);
-  }
-  const tokenFile = join(dir, 'api-token');
-  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-  const config = parseConfig(
-    {
-      repository: { url: join(dir, 'origin.git') },
-      stateDir: join(dir, 'state'),
-      api: { tokenFile },
-      reconcile: { concurrency: 1 },
-      ...raw,
-    },
-    'fleetcd.yaml',
-  );
-  const db = openDatabase(join(config.stateDir, 'fleetcd.db'));
-  const store = new RunStore(db);
-  const log = pino({ level: 'silent' });
-  const fleet = new Fleet(config, store, log);
-  const fetchedAt = new Date().toISOString();
-  fleet.useRevision({
-    sha,
-    ref: 'main',
-    fetchedAt,
-    subject: 'Add web and db',
-    author: 'Test <test@example.invalid>',
-    committedAt: fetchedAt,
-    dir: root,
-    root,
-  });
-  const app = buildApi({ fleet, log, stateDir: config.stateDir, token: readSecretFile(config.api.tokenFile!, 'api.tokenFile') });
-  await app.ready();
-  t.after(async () => {
-    await fleet.stop(5000);
-    await app.close();
-    db.close();
-    removeDir(dir);
-  });
-  return { app, fleet, store, config, fetchedAt };
+  const f = await makeFleet(repoFiles, { config: { reconcile: { concurrency: 1 }, ...raw } });
+  t.after(() => f.cleanup());
+  const revision = f.revision!;
+  return { app: f.api, fleet: f.fleet, store: f.store, sha: revision.sha, fetchedAt: revision.fetchedAt, subject: revision.subject };
 }
 
 /** inject(), checking what every response must hold: the token never appears in it. */
@@ -121,7 +77,7 @@ describe('GET endpoints', () => {
   });
 
   it('shows the revision, the source and every target in /api/v1/status', async (t) => {
-    const { app, fetchedAt } = await build(t, { targets: { db: { mode: 'apply' } } });
+    const { app, fetchedAt, subject } = await build(t, { targets: { db: { mode: 'apply' } } });
     const response = await call(app, { method: 'GET', url: '/api/v1/status' });
     assert.equal(response.statusCode, 200);
     const status = response.json() as {
@@ -129,7 +85,7 @@ describe('GET endpoints', () => {
       source: { error: string | null };
       targets: Array<{ name: string; mode: string; status: string; running: boolean; lastRun: RunSummary | null; problem: string | null }>;
     };
-    assert.deepEqual(status.revision, { sha, branch: 'main', fetchedAt, subject: 'Add web and db' });
+    assert.deepEqual(status.revision, { sha, branch: 'main', fetchedAt, subject });
     assert.equal(status.source.error, null);
     assert.deepEqual(
       status.targets.map(({ name, mode, status, running, lastRun, problem }) => ({ name, mode, status, running, lastRun, problem })),

@@ -3,39 +3,19 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../../src/config/index.js';
-import type { Logger } from '../../src/log.js';
-import { GitSource, type Revision } from '../../src/source/index.js';
-import type { SourceHistory } from '../../src/store/source-history.js';
-import { fleetRepo, git, makeWatchedFleet, scratch, until, writeFile } from '../source/support.js';
+import { fleetRepo, git, makeWatchedFleet, scratch, writeFile } from '../source/support.js';
+import { waitFor } from '../helpers/wait.js';
 
 const secret = 'a-long-webhook-secret';
 const path = '/api/v1/webhooks/git';
 
-/** A real GitSource that counts its fetches, to see how many a burst of webhooks causes. */
-class CountingSource extends GitSource {
-  fetches = 0;
-  override async fetch(): Promise<Revision> {
-    this.fetches += 1;
-    return super.fetch();
-  }
-}
-
+/** A watched fleet with webhooks on; `counting` is its real GitSource, whose `fetches` counts fetch attempts. */
 async function watched(t: TestContext, repository: Record<string, unknown> = {}) {
   const repo = await fleetRepo(t);
   const dir = scratch(t);
   const webhookSecretFile = writeFile(join(dir, 'webhook-secret'), `${secret}\n`);
-  let counting: CountingSource | undefined;
-  const parts = await makeWatchedFleet(
-    t,
-    dir,
-    { url: repo.origin, webhookSecretFile, ...repository },
-    {
-      source: (config: Config, history: SourceHistory, log: Logger) =>
-        (counting = new CountingSource(config.repository, config.stateDir, { history, log })),
-    },
-  );
-  return { repo, ...parts, counting: counting! };
+  const parts = await makeWatchedFleet(t, dir, { url: repo.origin, webhookSecretFile, ...repository });
+  return { repo, ...parts, counting: parts.source };
 }
 
 function github(body: string, key = secret, event = 'push') {
@@ -59,7 +39,7 @@ describe('POST /api/v1/webhooks/git', () => {
 
     assert.equal(reply.statusCode, 202, reply.body);
     assert.deepEqual(reply.json(), { provider: 'github', event: 'push', ref: 'refs/heads/main', after: '0'.repeat(40), fetching: true });
-    await until(() => fleet.sourceView()?.sha === next, 1000, 'the pushed commit to be fetched');
+    await waitFor('the pushed commit to be fetched', () => fleet.sourceView()?.sha === next, 1000, 5);
     assert.ok(Date.now() - started < 1000);
   });
 
@@ -74,7 +54,7 @@ describe('POST /api/v1/webhooks/git', () => {
       payload: body,
     });
     assert.equal(gitlab.statusCode, 202, gitlab.body);
-    await until(() => fleet.sourceView()?.sha === first, 1000, 'the GitLab push');
+    await waitFor('the GitLab push', () => fleet.sourceView()?.sha === first, 1000, 5);
 
     const second = await repo.commit({ 'b.yml': 'b\n' }, 'for gitea');
     const gitea = await api.inject({
@@ -85,7 +65,7 @@ describe('POST /api/v1/webhooks/git', () => {
     });
     assert.equal(gitea.statusCode, 202, gitea.body);
     assert.equal(gitea.json().provider, 'gitea');
-    await until(() => fleet.sourceView()?.sha === second, 1000, 'the Gitea push');
+    await waitFor('the Gitea push', () => fleet.sourceView()?.sha === second, 1000, 5);
   });
 
   it('computes the HMAC over the raw bytes, whatever their spacing, escapes or content type', async (t) => {
@@ -158,7 +138,7 @@ describe('POST /api/v1/webhooks/git', () => {
     assert.equal(reply.statusCode, 413);
     const fits = pushTo('refs/heads/main', `,"padding":"${'x'.repeat(512 * 1024)}"`);
     assert.equal((await api.inject({ method: 'POST', url: path, headers: github(fits), payload: fits })).statusCode, 202);
-    await until(() => counting.fetches > before, 1000, 'the fetch of the delivery that fits');
+    await waitFor('the fetch of the delivery that fits', () => counting.fetches > before, 1000, 5);
   });
 
   it('answers 404 with a clear message when repository.webhookSecretFile is not set', async (t) => {
@@ -180,7 +160,7 @@ describe('POST /api/v1/webhooks/git', () => {
       Array.from({ length: 10 }, () => api.inject({ method: 'POST', url: path, headers: github(body), payload: body })),
     );
     assert.deepEqual(new Set(replies.map((reply) => reply.statusCode)), new Set([202]));
-    await until(() => fleet.sourceView()?.sha === newest, 2000, 'the newest pushed commit');
+    await waitFor('the newest pushed commit', () => fleet.sourceView()?.sha === newest, 2000, 5);
     await sleep(300);
     const fetches = counting.fetches - before;
     assert.ok(fetches >= 1 && fetches <= 2, `${fetches} fetches for 10 deliveries`);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderDiff, renderRun, renderStatus } from '../../src/cli/render.js';
-import type { StatusView, TargetView } from '../../src/reconcile/fleet.js';
-import type { RunDetail, RunSummary } from '../../src/store/types.js';
+import type { RunDetail, RunSummary, StatusView, TargetView } from '../../src/api/schemas.js';
 
 const sha = '0123456789abcdef0123456789abcdef01234567';
 
@@ -27,7 +26,7 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
 }
 
 function detail(overrides: Partial<RunDetail> = {}): RunDetail {
-  return { ...summary(), hosts: [], changes: [], failures: [], coverage: null, ...overrides } as RunDetail;
+  return { ...summary(), hosts: [], changes: [], failures: [], coverage: null, warnings: [], ...overrides } as RunDetail;
 }
 
 function target(overrides: Partial<TargetView> = {}): TargetView {

@@ -3,7 +3,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, getJson, spawnDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import { freePort, getJson, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 

@@ -1,66 +1,108 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { buildApi } from '../../src/api/server.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
-import { Fleet } from '../../src/reconcile/fleet.js';
-import type { Revision } from '../../src/source/index.js';
-import { openDatabase, type Db } from '../../src/store/db.js';
-import { RunStore } from '../../src/store/runs.js';
+import type { Fleet, FleetStores } from '../../src/reconcile/fleet.js';
+import { openFleet } from '../../src/reconcile/open.js';
+import type { GitSource, Revision } from '../../src/source/index.js';
+import type { Db } from '../../src/store/db.js';
+import type { RunStore } from '../../src/store/runs.js';
 import type { RunDetail } from '../../src/store/types.js';
 import { removeDir, tempDir } from './tmp.js';
+import { waitFor } from './wait.js';
+
+/** The token every test API accepts. */
+export const apiToken = 'api-token-for-tests';
 
 export type TestFleet = {
   fleet: Fleet;
+  stores: FleetStores;
   store: RunStore;
   db: Db;
   config: Config;
-  /** The revision's repo path (playbooks/, inventories/). */
+  source: GitSource;
+  /** The API around the fleet (not listening): drive it with inject(). */
+  api: FastifyInstance;
+  /** The test's own temp dir. */
+  dir: string;
+  /** The revision's repo path (playbooks/, inventories/), for fleets on a plain folder. */
   root: string;
+  /** The plain-folder revision in use (fleets without a repository). */
+  revision: Revision | undefined;
   stateDir: string;
   /** Where the fleet's pino log lines go. */
   logFile: string;
   /** Every run of a reconcile chain, starting at `firstId`, once the fleet is idle. */
   chain(firstId: number): Promise<RunDetail[]>;
+  /** Stops the fleet and the API, closes the record, removes the temp dir. Safe to call twice. */
   cleanup(): Promise<void>;
 };
 
+export type FleetOptions = {
+  /** Merged into the config file's top level. */
+  config?: Record<string, unknown>;
+  /** Watch this repository (merged into `repository:`) instead of using a plain folder as the revision. */
+  repository?: Record<string, unknown>;
+  /** A temp dir of the caller's instead of a new one (not removed by cleanup). */
+  dir?: string;
+};
+
 /**
- * A real Fleet (real store, real runner, real ansible-playbook) whose revision is a plain folder holding
- * `files`: for reconcile tests that do not need git. `config` is merged into a minimal valid config.
+ * A real Fleet, opened the way the daemon opens it (lock, record, source), with the API around it. With
+ * `files`, its revision is a plain folder holding them (reconcile tests that need no git); with
+ * `options.repository`, it watches that repository and resolves once the first fetch is done.
  */
-export function makeFleet(files: Record<string, string>, config: Record<string, unknown> = {}): TestFleet {
-  const dir = tempDir('fleetcd-fleet-');
+export async function makeFleet(files: Record<string, string> | undefined, options: FleetOptions = {}): Promise<TestFleet> {
+  const dir = options.dir ?? tempDir('fleetcd-fleet-');
   const root = join(dir, 'repo');
   const stateDir = join(dir, 'state');
-  for (const [path, content] of Object.entries(files)) {
+  for (const [path, content] of Object.entries(files ?? {})) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), content);
   }
-  mkdirSync(stateDir, { recursive: true });
-  const parsed = parseConfig({ repository: { url: dir }, stateDir, ...config }, join(dir, 'fleetcd.yaml'));
-  const db = openDatabase(join(stateDir, 'fleetcd.db'));
-  const store = new RunStore(db);
+  const tokenFile = join(dir, 'api-token');
+  writeFileSync(tokenFile, `${apiToken}\n`, { mode: 0o600 });
+  const repository = options.repository ? { pollInterval: '1h', ...options.repository } : { url: join(dir, 'origin.git') };
+  const config = parseConfig({ repository, stateDir, api: { tokenFile }, ...options.config }, join(dir, 'fleetcd.yaml'));
   const logFile = join(dir, 'fleetcd.log');
   const log = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
-  const fleet = new Fleet(parsed, store, log);
-  const now = new Date().toISOString();
-  const revision: Revision = {
-    sha: 'c0ffee'.padEnd(40, '0'),
-    ref: 'main',
-    fetchedAt: now,
-    subject: 'test',
-    author: 'test <test@example.invalid>',
-    committedAt: now,
-    dir: root,
-    root,
-  };
-  fleet.useRevision(revision);
+  const opened = await openFleet(config, log, 'test');
+  const { fleet, stores, source, db } = opened;
+  const api = buildApi({ fleet, log, token: apiToken, repository: config.repository, checkResponses: true });
+  let cleaned: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaned ??= (async () => {
+      await fleet.stop(2000);
+      await api.close();
+      opened.close();
+      if (!options.dir) removeDir(dir);
+    })());
+  const revision = options.repository ? undefined : folderRevision(root);
+  try {
+    await api.ready();
+    if (revision) {
+      fleet.useRevision(revision);
+    } else {
+      fleet.watch(source);
+      await waitFor('the first fetch', () => fleet.sourceView().lastFetchAt !== null, 30_000, 5);
+    }
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
   return {
     fleet,
-    store,
+    stores,
+    store: stores.runs,
     db,
-    config: parsed,
+    config,
+    source,
+    api,
+    dir,
     root,
+    revision,
     stateDir,
     logFile,
     async chain(firstId) {
@@ -69,11 +111,22 @@ export function makeFleet(files: Record<string, string>, config: Record<string, 
       for (let id: number | null = firstId; id !== null; id = runs.at(-1)?.followedBy ?? null) runs.push(fleet.run(id));
       return runs;
     },
-    async cleanup() {
-      await fleet.stop(2000);
-      db.close();
-      removeDir(dir);
-    },
+    cleanup,
+  };
+}
+
+/** A plain folder standing in for a checked-out commit. */
+function folderRevision(root: string): Revision {
+  const now = new Date().toISOString();
+  return {
+    sha: 'c0ffee'.padEnd(40, '0'),
+    ref: 'main',
+    fetchedAt: now,
+    subject: 'test',
+    author: 'test <test@example.invalid>',
+    committedAt: now,
+    dir: root,
+    root,
   };
 }
 

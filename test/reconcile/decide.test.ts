@@ -1,18 +1,60 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  decideApply,
-  hostStatusOf,
-  runErrorOf,
-  runStatusOf,
-  targetStatusOf,
-  type CheckFindings,
-} from '../../src/reconcile/decide.js';
+import { applyPolicy, decide, type DecideInput, type Gate } from '../../src/reconcile/decide.js';
+import { hostStatusOf, noHostsError, runErrorOf as errorOfEnd, runStatusOf as statusOfEnd, targetStatusOf } from '../../src/reconcile/status.js';
 import type { ProcessOutcome } from '../../src/runner/index.js';
-import type { HostRecap, RunSummary } from '../../src/store/types.js';
+import type { HostRecap, RunStatus, RunSummary } from '../../src/store/types.js';
 
 function outcome(overrides: Partial<ProcessOutcome> = {}): ProcessOutcome {
-  return { exitCode: 0, signal: null, timedOut: false, cancelled: false, stderrTail: '', durationMs: 1200, ...overrides };
+  return {
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    cancelled: false,
+    stderrTail: '',
+    warnings: [],
+    startError: null,
+    logError: null,
+    durationMs: 1200,
+    ...overrides,
+  };
+}
+
+/** A run that reached its recap (`completed`) had hosts in it; one that did not has no recap at all. */
+function runStatusOf(o: ProcessOutcome, abortReason: unknown, completed: boolean): RunStatus {
+  return statusOfEnd({ outcome: o, abortReason, recapHosts: completed ? 2 : undefined });
+}
+
+function runErrorOf(o: ProcessOutcome, status: RunStatus, timeoutMs: number): string | null {
+  return errorOfEnd({ outcome: o, abortReason: undefined, recapHosts: 2 }, status, timeoutMs, 'inventories/web.yml');
+}
+
+type CheckFindings = {
+  mode: 'detect' | 'apply';
+  status: RunStatus;
+  exitCode: number | null;
+  driftedHosts: string[];
+  changedTasks: string[];
+  revisionApplied: boolean;
+  knownNonIdempotent: ReadonlySet<string>;
+};
+
+function input(f: CheckFindings): DecideInput {
+  return {
+    target: { name: 'web', mode: f.mode },
+    check: { status: f.status, exitCode: f.exitCode, driftedHosts: f.driftedHosts, changedTasks: f.changedTasks },
+    revision: { sha: 'a'.repeat(40), appliedBefore: f.revisionApplied, knownNonIdempotent: f.knownNonIdempotent },
+    request: { trigger: 'schedule' },
+    now: new Date('2025-01-01T00:00:00Z'),
+  };
+}
+
+/** The policy's answer in the shape these table tests were first written in. */
+function decideApply(f: CheckFindings): { apply: false; reason: string } | { apply: true; reason: string; limit?: string } {
+  const decision = applyPolicy(input(f));
+  if (decision.kind === 'apply') return decision.limit === undefined ? { apply: true, reason: decision.reason } : { apply: true, reason: decision.reason, limit: decision.limit };
+  if (decision.kind === 'stop') return { apply: false, reason: decision.reason };
+  throw new Error('the policy alone never waits');
 }
 
 function summary(overrides: Partial<RunSummary> & { counts?: Partial<RunSummary['summary']> } = {}): RunSummary {
@@ -132,7 +174,7 @@ describe('runErrorOf', () => {
 
 describe('targetStatusOf (CONTRACT-NOTES 3)', () => {
   it('is unknown before any finished run', () => {
-    assert.equal(targetStatusOf(undefined), 'unknown');
+    assert.equal(targetStatusOf(null), 'unknown');
   });
 
   it('is failed when the latest run failed', () => {
@@ -273,5 +315,78 @@ describe('decideApply', () => {
     );
     assert.equal(decision.apply, true);
     assert.equal(decision.apply && decision.limit, 'web1');
+  });
+});
+
+describe('runs that matched no host', () => {
+  it('are failed even when Ansible exits 0: nothing was checked', () => {
+    assert.equal(statusOfEnd({ outcome: outcome({ exitCode: 0 }), abortReason: undefined, recapHosts: 0 }), 'failed');
+  });
+
+  it("name the inventory and quote Ansible's parse warning", () => {
+    const warnings = ['Unable to parse /srv/repo/inventories/cache as an inventory source', 'No inventory was parsed, only implicit localhost is available'];
+    assert.equal(
+      noHostsError('inventories/cache', warnings),
+      'inventory inventories/cache has no hosts (Ansible: Unable to parse /srv/repo/inventories/cache as an inventory source)',
+    );
+    const end = { outcome: outcome({ warnings }), abortReason: undefined, recapHosts: 0 };
+    assert.match(errorOfEnd(end, 'failed', 1000, 'inventories/cache') ?? '', /^inventory inventories\/cache has no hosts/);
+  });
+
+  it('say when the plays match none of the hosts', () => {
+    assert.equal(noHostsError('inventories/web.yml', []), 'no play matched any host of inventory inventories/web.yml');
+  });
+});
+
+describe('runs that never started', () => {
+  it('are failed with the command and the reason as their error', () => {
+    const end = { outcome: outcome({ exitCode: null, startError: 'ansible-playbook: not found on PATH (/usr/bin)' }), abortReason: undefined, recapHosts: undefined };
+    assert.equal(statusOfEnd(end), 'failed');
+    assert.equal(errorOfEnd(end, 'failed', 1000, 'inventories/web.yml'), 'ansible-playbook: not found on PATH (/usr/bin)');
+  });
+
+  it('are failed when their log cannot be written, with the reason', () => {
+    const end = { outcome: outcome({ exitCode: null, cancelled: false, logError: 'cannot write the run log /x: ENOSPC' }), abortReason: undefined, recapHosts: undefined };
+    assert.equal(statusOfEnd(end), 'failed');
+    assert.equal(errorOfEnd(end, 'failed', 1000, 'inventories/web.yml'), 'cannot write the run log /x: ENOSPC');
+  });
+});
+
+describe('decide: the policy, then the gates', () => {
+  const drift: CheckFindings = {
+    mode: 'apply',
+    status: 'succeeded',
+    exitCode: 0,
+    driftedHosts: ['web1'],
+    changedTasks: ['Write config'],
+    revisionApplied: true,
+    knownNonIdempotent: new Set(),
+  };
+  const closed: Gate = () => ({ reason: 'window', detail: 'outside the window', until: '2025-01-01T02:00:00.000Z' });
+  const open: Gate = () => undefined;
+
+  it('applies when every gate lets it', () => {
+    assert.deepEqual(decide(input(drift), [open, open]), { kind: 'apply', reason: 'drift found', limit: 'web1' });
+  });
+
+  it('waits on the first gate that holds, saying what for', () => {
+    assert.deepEqual(decide(input(drift), [open, closed]), {
+      kind: 'wait',
+      waiting: { reason: 'window', detail: 'outside the window', until: '2025-01-01T02:00:00.000Z' },
+    });
+  });
+
+  it('never waits when there is nothing to apply', () => {
+    assert.deepEqual(decide(input({ ...drift, driftedHosts: [], changedTasks: [] }), [closed]), { kind: 'stop', reason: 'no drift' });
+  });
+
+  it('stops for an explicit check request, whatever the mode', () => {
+    const asked = { ...input(drift), request: { trigger: 'api' as const, mode: 'check' as const } };
+    assert.deepEqual(decide(asked), { kind: 'stop', reason: 'a check was asked for' });
+  });
+
+  it('applies for an explicit apply request in detect mode', () => {
+    const asked = { ...input({ ...drift, mode: 'detect' }), request: { trigger: 'api' as const, mode: 'apply' as const } };
+    assert.equal(decide(asked).kind, 'apply');
   });
 });

@@ -9,9 +9,9 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
   let f: TestFleet;
   let sandboxes: string;
 
-  before(() => {
+  before(async () => {
     sandboxes = tempDir('fleetcd-idem-');
-    f = makeFleet(
+    f = await makeFleet(
       {
         'playbooks/site.yml': playbook(`
     - name: sandbox
@@ -34,13 +34,13 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
         'inventories/fresh.yml': localInventory(join(sandboxes, 'fresh'), ['h1']),
         'inventories/fresh-detect.yml': localInventory(join(sandboxes, 'fresh-detect'), ['h1']),
       },
-      {
+      { config: {
         reconcile: { mode: 'apply' },
         targets: {
           fresh: { playbook: 'playbooks/chained.yml' },
           'fresh-detect': { playbook: 'playbooks/chained.yml', mode: 'detect' },
         },
-      },
+      } },
     );
   });
 
@@ -50,7 +50,7 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
   });
 
   test('a task the verify check still changes is reported as non-idempotent and not applied again on schedule', async () => {
-    const [{ id }] = f.fleet.reconcile(['flaky'], { trigger: 'commit' });
+    const { id } = f.fleet.reconcile(['flaky'], { trigger: 'commit' })[0]!;
     const [, apply, verify] = await f.chain(id!);
     assert.equal(apply!.status, 'succeeded');
     assert.deepEqual(verify!.changes.map((c) => c.task), ['stamp that changes every run']);
@@ -58,14 +58,14 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
     assert.deepEqual(target.nonIdempotentTasks, ['stamp that changes every run'], 'a skipped command is never called non-idempotent');
     assert.equal(target.status, 'drifted');
 
-    const [{ id: next }] = f.fleet.reconcile(['flaky'], { trigger: 'schedule' });
+    const { id: next } = f.fleet.reconcile(['flaky'], { trigger: 'schedule' })[0]!;
     const chain = await f.chain(next!);
     assert.equal(chain.length, 1, 'the known non-idempotent change is reported, not applied on every interval');
     assert.equal(chain[0]!.summary.changed, 1);
   });
 
   test('in apply mode a check that fails on a fresh host is followed by an apply that succeeds', async () => {
-    const [{ id }] = f.fleet.reconcile(['fresh'], { trigger: 'commit' });
+    const { id } = f.fleet.reconcile(['fresh'], { trigger: 'commit' })[0]!;
     const [check, apply, verify] = await f.chain(id!);
     assert.equal(check!.status, 'failed');
     assert.equal(check!.exitCode, 2);
@@ -77,7 +77,7 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
   });
 
   test('in detect mode the same failed check is reported as a failure with Ansible’s message, not as drift', async () => {
-    const [{ id }] = f.fleet.reconcile(['fresh-detect'], { trigger: 'commit' });
+    const { id } = f.fleet.reconcile(['fresh-detect'], { trigger: 'commit' })[0]!;
     const chain = await f.chain(id!);
     assert.equal(chain.length, 1);
     assert.equal(chain[0]!.status, 'failed');

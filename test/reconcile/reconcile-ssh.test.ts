@@ -40,7 +40,7 @@ describe('reconcile over SSH', () => {
       unreachable: true,
       unreachablePort: ssh.unreachablePort,
     });
-    fleet = makeFleet(
+    fleet = await makeFleet(
       {
         'playbooks/site.yml': playbook(tasks),
         'playbooks/slow.yml': playbook('    - name: hang\n      ansible.builtin.command: sleep 307\n      check_mode: false\n'),
@@ -48,7 +48,7 @@ describe('reconcile over SSH', () => {
         'inventories/slow.yml': inventory,
         'inventories/group_vars/all.yml': 'app_version: 1\n',
       },
-      { targets: { prod: { mode: 'apply' }, slow: { playbook: 'playbooks/slow.yml', timeout: '4s', limit: 'host1' } } },
+      { config: { targets: { prod: { mode: 'apply' }, slow: { playbook: 'playbooks/slow.yml', timeout: '4s', limit: 'host1' } } } },
     );
   });
 
@@ -59,7 +59,7 @@ describe('reconcile over SSH', () => {
   });
 
   test('a check of fresh hosts finds drift per host, reports the unreachable host apart, and counts unverifiable tasks', async () => {
-    const [{ id }] = fleet.fleet.reconcile(['prod'], { trigger: 'cli', mode: 'check' });
+    const { id } = fleet.fleet.reconcile(['prod'], { trigger: 'cli', mode: 'check' })[0]!;
     const [check, ...rest] = await fleet.chain(id!);
     assert.equal(rest.length, 0, 'a check-only reconcile never applies');
     assert.equal(check!.status, 'succeeded', check!.error ?? '');
@@ -95,7 +95,7 @@ describe('reconcile over SSH', () => {
   });
 
   test('apply mode applies a never-applied revision to every host, then a verify check finds it in sync', async () => {
-    const [{ id }] = fleet.fleet.reconcile(['prod'], { trigger: 'api' });
+    const { id } = fleet.fleet.reconcile(['prod'], { trigger: 'api' })[0]!;
     const [check, apply, verify] = await fleet.chain(id!);
     assert.equal(check!.followedBy, apply!.id);
     assert.equal(apply!.kind, 'apply');
@@ -109,7 +109,7 @@ describe('reconcile over SSH', () => {
   });
 
   test('a run over its timeout leaves no ansible-playbook, ssh client or control master behind', async () => {
-    const [{ id }] = fleet.fleet.reconcile(['slow'], { trigger: 'cli', mode: 'check' });
+    const { id } = fleet.fleet.reconcile(['slow'], { trigger: 'cli', mode: 'check' })[0]!;
     const [run] = await fleet.chain(id!);
     assert.equal(run!.status, 'timed-out');
     const controlDir = join(fleet.stateDir, 'work', 'ssh', 'slow');
@@ -130,7 +130,7 @@ describe('reconcile over SSH', () => {
 
   test('drift on one host is applied to that host only', async () => {
     writeFileSync(join(sandboxes, 'host2', 'etc', 'app.conf'), 'hand edited\n');
-    const [{ id }] = fleet.fleet.reconcile(['prod'], { trigger: 'schedule' });
+    const { id } = fleet.fleet.reconcile(['prod'], { trigger: 'schedule' })[0]!;
     const [check, apply, verify] = await fleet.chain(id!);
     assert.deepEqual(check!.changes.map((c) => `${c.host}:${c.task}`), ['host2:app config']);
     const diff = check!.changes[0]!.diff![0] as { before: string; after: string };

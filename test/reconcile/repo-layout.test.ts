@@ -11,10 +11,10 @@ describe('the fleet repository as Ansible lays it out, and per-target options', 
   let f: TestFleet;
   let hosts: string;
 
-  before(() => {
+  before(async () => {
     hosts = tempDir('fleetcd-layout-');
     const big = 'x'.repeat(100 * 1024);
-    f = makeFleet(
+    f = await makeFleet(
       {
         // ansible.cfg at the repo path is honoured: its roles_path is where `greeter` lives.
         // and its own callbacks still run beside fleetcd's (the tree callback writes one file per host).
@@ -42,10 +42,12 @@ describe('the fleet repository as Ansible lays it out, and per-target options', 
         'inventories/classic.ini': `c1 ${local} host_root=${join(hosts, 'c1')}\nc2 ${local} host_root=${join(hosts, 'c2')}\n`,
       },
       {
-        targets: {
-          classic: { playbook: 'playbooks/tagged.yml', tags: ['base', 'big'], skipTags: ['slow'], limit: 'c1' },
-          folder: { extraVars: { who: 'extra-vars' } },
-          configured: { mode: 'apply' },
+        config: {
+          targets: {
+            classic: { playbook: 'playbooks/tagged.yml', tags: ['base', 'big'], skipTags: ['slow'], limit: 'c1' },
+            folder: { extraVars: { who: 'extra-vars' } },
+            configured: { mode: 'apply' },
+          },
         },
       },
     );
@@ -64,7 +66,7 @@ describe('the fleet repository as Ansible lays it out, and per-target options', 
   });
 
   test("the repo's ansible.cfg applies, and extraVars win over group_vars", async () => {
-    const [{ id }] = f.fleet.reconcile(['folder'], { trigger: 'cli', mode: 'apply' });
+    const { id } = f.fleet.reconcile(['folder'], { trigger: 'cli', mode: 'apply' })[0]!;
     const [check, apply] = await f.chain(id!);
     assert.equal(check!.status, 'succeeded', check!.error ?? '');
     assert.equal(apply!.status, 'succeeded', apply!.error ?? '');
@@ -73,7 +75,7 @@ describe('the fleet repository as Ansible lays it out, and per-target options', 
   });
 
   test('limit, tags and skipTags reach Ansible; a diff over 64 KiB is cut and flagged', async () => {
-    const [{ id }] = f.fleet.reconcile(['classic'], { trigger: 'cli', mode: 'apply' });
+    const { id } = f.fleet.reconcile(['classic'], { trigger: 'cli', mode: 'apply' })[0]!;
     const [check, apply] = await f.chain(id!);
     assert.equal(check!.limit, 'c1');
     assert.deepEqual(check!.hosts.map((h) => h.host), ['c1'], 'limit: c1 only');

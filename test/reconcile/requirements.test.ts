@@ -24,9 +24,9 @@ describe('requirements.yml', () => {
   let f: TestFleet;
   let work: string;
 
-  before(() => {
+  before(async () => {
     work = tempDir('fleetcd-req-');
-    f = makeFleet({
+    f = await makeFleet({
       'requirements.yml': '- src: ./vendor/greeter.tar.gz\n  name: greeter\n',
       'playbooks/site.yml': '- hosts: all\n  gather_facts: false\n  roles: [greeter]\n',
       'inventories/app.yml': localInventory(join(work, 'hosts'), ['h1']),
@@ -40,7 +40,7 @@ describe('requirements.yml', () => {
   });
 
   test('roles from requirements.yml are installed once for the revision and used by its runs', async () => {
-    const [{ id }] = f.fleet.reconcile(['app'], { trigger: 'cli', mode: 'check' });
+    const { id } = f.fleet.reconcile(['app'], { trigger: 'cli', mode: 'check' })[0]!;
     const [check] = await f.chain(id!);
     assert.equal(check!.status, 'succeeded', check!.error ?? '');
     assert.deepEqual(check!.changes.map((c) => c.task), ['greeting file']);
@@ -55,14 +55,14 @@ describe('requirements.yml', () => {
     writeFileSync(join(badRoot, 'requirements.yml'), '- src: ./vendor/missing.tar.gz\n  name: missing\n');
     f.fleet.useRevision({ ...good, sha: 'bad'.padEnd(40, '0'), dir: badRoot, root: badRoot });
 
-    const [{ id }] = f.fleet.reconcile(['app'], { trigger: 'commit', mode: 'check' });
+    const { id } = f.fleet.reconcile(['app'], { trigger: 'commit', mode: 'check' })[0]!;
     const [failed] = await f.chain(id!);
     assert.equal(failed!.status, 'failed');
     assert.equal(failed!.revision, 'bad'.padEnd(40, '0'));
     assert.match(failed!.error ?? '', /requirements\.yml: ansible-galaxy role install failed/);
     assert.match(failed!.error ?? '', /missing/);
 
-    const [{ id: next }] = f.fleet.reconcile(['app'], { trigger: 'schedule', mode: 'check' });
+    const { id: next } = f.fleet.reconcile(['app'], { trigger: 'schedule', mode: 'check' })[0]!;
     const [scheduled] = await f.chain(next!);
     assert.equal(scheduled!.revision, good.sha, 'scheduled checks go on at the last good revision');
     assert.equal(scheduled!.status, 'succeeded');

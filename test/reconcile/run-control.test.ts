@@ -20,8 +20,8 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs = 20_00
 describe('run control: timeouts, cancellation, queueing', () => {
   let f: TestFleet;
 
-  before(() => {
-    f = makeFleet(
+  before(async () => {
+    f = await makeFleet(
       {
         'playbooks/site.yml': playbook(`
     - name: touch
@@ -38,13 +38,13 @@ describe('run control: timeouts, cancellation, queueing', () => {
         'inventories/slow.yml': localInventory('/tmp/fleetcd-run-control-unused', ['s']),
         'inventories/broken.yml': localInventory('/tmp/fleetcd-run-control-unused', ['x']),
       },
-      {
+      { config: {
         reconcile: { concurrency: 1, timeout: '30m' },
         targets: {
           slow: { playbook: 'playbooks/slow.yml', timeout: '3s' },
           broken: { playbook: 'playbooks/broken.yml' },
         },
-      },
+      } },
     );
   });
 
@@ -53,7 +53,7 @@ describe('run control: timeouts, cancellation, queueing', () => {
   });
 
   test('a run over its timeout is killed with its whole process tree and recorded as timed-out', async () => {
-    const [{ id }] = f.fleet.reconcile(['slow'], { trigger: 'cli', mode: 'check' });
+    const { id } = f.fleet.reconcile(['slow'], { trigger: 'cli', mode: 'check' })[0]!;
     const [run] = await f.chain(id!);
     assert.equal(run!.status, 'timed-out');
     assert.match(run!.error ?? '', /timeout of 3s/);
@@ -63,7 +63,7 @@ describe('run control: timeouts, cancellation, queueing', () => {
   });
 
   test('cancelling a running run stops it and records it as cancelled', async () => {
-    const [{ id }] = f.fleet.reconcile(['slow'], { trigger: 'api', mode: 'check' });
+    const { id } = f.fleet.reconcile(['slow'], { trigger: 'api', mode: 'check' })[0]!;
     await waitFor('the run to start', () => f.fleet.run(id!).status === 'running');
     await waitFor('ansible to start its task', () => processesMentioning('sleep 300').length > 0);
     f.fleet.cancel(id!);

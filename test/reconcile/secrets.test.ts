@@ -3,8 +3,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
-import { buildApi } from '../../src/api/server.js';
 import { localInventory, makeFleet, playbook, type TestFleet } from '../helpers/fleet.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -35,7 +33,7 @@ describe('secrets stay secret', () => {
       ['encrypt_string', '--vault-password-file', passwordFile, '--name', 'db_password', vaultedValue],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     );
-    f = makeFleet(
+    f = await makeFleet(
       {
         'playbooks/site.yml': playbook(`
     - name: sandbox
@@ -59,16 +57,16 @@ describe('secrets stay secret', () => {
         'inventories/vaulted.yml': localInventory(sandboxes, ['v1']),
         'inventories/group_vars/all.yml': vaulted,
       },
-      {
+      { config: {
         ansible: { vaultPasswordFile: passwordFile },
         targets: { vaulted: { mode: 'apply', secretVars: { api_key: secretFile } } },
-      },
+      } },
     );
     const sampler = setInterval(() => {
       psSamples.push(spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout);
     }, 100);
     try {
-      const [{ id }] = f.fleet.reconcile(['vaulted'], { trigger: 'api' });
+      const { id } = f.fleet.reconcile(['vaulted'], { trigger: 'api' })[0]!;
       runIds = (await f.chain(id!)).map((run) => run.id);
     } finally {
       clearInterval(sampler);
@@ -110,14 +108,13 @@ describe('secrets stay secret', () => {
       assert.deepEqual(leaked(readFileSync(log, 'utf8')), [], `run ${id} log`);
     }
     assert.deepEqual(leaked(readFileSync(f.logFile, 'utf8')), [], 'daemon log');
-    const api = buildApi({ fleet: f.fleet, log: pino({ level: 'silent' }), stateDir: f.stateDir, token: 't' });
+    const api = f.api;
     const urls = ['/api/v1/status', '/api/v1/targets/vaulted', '/api/v1/runs', ...runIds.flatMap((id) => [`/api/v1/runs/${id}`, `/api/v1/runs/${id}/events`, `/api/v1/runs/${id}/log`])];
     for (const url of urls) {
       const response = await api.inject({ url });
       assert.equal(response.statusCode, 200, url);
       assert.deepEqual(leaked(response.body), [], url);
     }
-    await api.close();
     assert.ok(psSamples.length > 10, 'ps was sampled while the runs went on');
     assert.ok(psSamples.some((sample) => sample.includes('ansible-playbook')), 'ps saw ansible-playbook running');
     assert.deepEqual(leaked(psSamples.join('\n')), [], 'ps output');

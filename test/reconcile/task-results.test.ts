@@ -7,9 +7,9 @@ describe('per host, per task results', () => {
   let f: TestFleet;
   let sandboxes: string;
 
-  before(() => {
+  before(async () => {
     sandboxes = tempDir('fleetcd-results-');
-    f = makeFleet({
+    f = await makeFleet({
       'playbooks/site.yml': `- hosts: all
   gather_facts: false
   tasks:
@@ -40,7 +40,7 @@ describe('per host, per task results', () => {
   });
 
   test('each result keeps status, module, task path, duration; rescued and ignored failures are not failures', async () => {
-    const [{ id }] = f.fleet.reconcile(['lab'], { trigger: 'cli', mode: 'check' });
+    const { id } = f.fleet.reconcile(['lab'], { trigger: 'cli', mode: 'check' })[0]!;
     const [run] = await f.chain(id!);
     assert.equal(run!.status, 'succeeded', run!.error ?? '');
     const events = f.fleet.events(run!.id, 0, 100).events.filter((e) => e.host === 'h1');

@@ -100,11 +100,6 @@ describe('toTaskResult', () => {
     for (const event of others) assert.equal(toTaskResult(parsed(JSON.stringify(event))), undefined, event.event);
   });
 
-  it('drops loop items: the task-level result that follows them is what gets recorded', () => {
-    assert.equal(toTaskResult(parsed(resultLine({ loop_item: true }))), undefined);
-    assert.ok(toTaskResult(parsed(resultLine({ loop_item: false }))));
-  });
-
   it('drops the diff and the message of a censored (no_log) result', () => {
     const result = toTaskResult(parsed(resultLine({ censored: true, msg: 'token = s3cr3t', stderr: 's3cr3t' })));
     assert.ok(result);

@@ -2,15 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { buildApi } from '../../src/api/server.js';
-import { Fleet } from '../../src/reconcile/fleet.js';
-import { RunStore } from '../../src/store/runs.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { GitSource, type GitSourceOptions } from '../../src/source/index.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { SourceHistory } from '../../src/store/source-history.js';
+import { SqliteSourceHistory } from '../../src/store/source-history.js';
+import { makeFleet, type TestFleet } from '../helpers/fleet.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -52,7 +49,7 @@ export type SourceUnderTest = {
   source: GitSource;
   stateDir: string;
   db: Db;
-  history: SourceHistory;
+  history: SqliteSourceHistory;
   logFile: string;
   log: Logger;
   /** A second GitSource over the same state dir and database: the daemon after a restart. */
@@ -68,7 +65,7 @@ export function makeSource(t: TestContext, dir: string, repository: Record<strin
   const stateDir = join(dir, 'state');
   const db = openDatabase(join(stateDir, 'fleetcd.db'));
   t.after(() => db.close());
-  const history = new SourceHistory(db);
+  const history = new SqliteSourceHistory(db);
   const logFile = join(dir, 'fleetcd.log');
   const log = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
   const build = (): GitSource => new GitSource(repo, stateDir, { history, log, ...options });
@@ -92,55 +89,17 @@ export function readIn(dir: string, path: string): string | undefined {
   return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
-export type WatchedFleet = {
-  fleet: Fleet;
-  api: FastifyInstance;
-  source: GitSource;
-  db: Db;
-  store: RunStore;
-  config: Config;
-  stateDir: string;
-  logFile: string;
-};
-
 /**
- * The daemon's parts as main.ts wires them (store, source history, GitSource, Fleet, API), watching
- * `repository` with a long poll interval, once its first fetch is done (no second one is queued). Everything is stopped when the test ends.
+ * The daemon's parts as main.ts wires them (lock, record, GitSource, Fleet, API), watching `repository` with a
+ * long poll interval, once its first fetch is done. Everything is stopped when the test ends.
  */
 export async function makeWatchedFleet(
   t: TestContext,
   dir: string,
   repository: Record<string, unknown>,
-  options: { config?: Record<string, unknown>; source?: (config: Config, history: SourceHistory, log: Logger) => GitSource } = {},
-): Promise<WatchedFleet> {
-  const stateDir = join(dir, 'state');
-  const config = parseConfig(
-    { repository: { pollInterval: '1h', ...repository }, stateDir, ...options.config },
-    join(dir, 'fleetcd.yaml'),
-  );
-  const db = openDatabase(join(stateDir, 'fleetcd.db'));
-  const store = new RunStore(db);
-  const logFile = join(dir, 'fleetcd.log');
-  const log = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
-  const fleet = new Fleet(config, store, log);
-  const history = new SourceHistory(db);
-  const source = options.source?.(config, history, log) ?? new GitSource(config.repository, stateDir, { history, log });
-  const api = buildApi({ fleet, log, stateDir, token: 'api-token-for-tests', repository: config.repository });
-  t.after(async () => {
-    await fleet.stop(5000);
-    await api.close();
-    db.close();
-  });
-  fleet.watch(source);
-  await until(() => fleet.sourceView()?.lastFetchAt !== null, 30_000, 'the first fetch');
-  return { fleet, api, source, db, store, config, stateDir, logFile };
-}
-
-/** Resolves once `check` is true (polled every 5 ms); rejects after `timeoutMs`, naming what it waited for. */
-export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  options: { config?: Record<string, unknown> } = {},
+): Promise<TestFleet> {
+  const fleet = await makeFleet(undefined, { dir, repository, config: options.config });
+  t.after(() => fleet.cleanup());
+  return fleet;
 }

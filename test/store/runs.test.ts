@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { FleetError } from '../../src/errors.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { RunStore } from '../../src/store/runs.js';
-import type { HostRecap, RunKind, RunStatus, TaskResult } from '../../src/store/types.js';
+import type { HostRecap, RunKind, RunResult, TaskResult } from '../../src/store/types.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const revA = 'a'.repeat(40);
@@ -53,7 +53,7 @@ function task(overrides: Partial<TaskResult> = {}): TaskResult {
 /** A run that went all the way through: created, started and finished with these host recaps. */
 function finishedRun(
   store: RunStore,
-  input: { target?: string; kind?: RunKind; revision?: string; status?: RunStatus; hosts?: Record<string, HostRecap> },
+  input: { target?: string; kind?: RunKind; revision?: string; status?: RunResult['status']; hosts?: Record<string, HostRecap> },
 ): number {
   const id = store.create({ target: input.target ?? 'web', kind: input.kind ?? 'check', trigger: 'schedule', revision: input.revision ?? revA });
   store.start(id, input.revision ?? revA, null);
@@ -217,7 +217,7 @@ describe('RunStore', () => {
     store.start(running, revA, null);
     const done = finishedRun(store, { status: 'succeeded' });
     const cancelled = store.create({ target: 'web', kind: 'check', trigger: 'api', revision: revA });
-    store.abandon(cancelled, 'cancelled', 'cancelled on request before it started');
+    store.finish(cancelled, { status: 'cancelled', exitCode: null, error: 'cancelled on request before it started', hosts: new Map() });
 
     assert.equal(store.markInterrupted(), 2);
     for (const id of [queued, running]) {

@@ -1,0 +1,232 @@
+import type PQueue from 'p-queue';
+import type { Config } from '../config/index.js';
+import { FleetError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { InstalledRequirements, Runner } from '../runner/index.js';
+import type { Revision } from '../source/index.js';
+import type { RunStore } from '../store/runs.js';
+import type { RunKind, RunResult, RunSummary } from '../store/types.js';
+import { Aborted } from './abortable.js';
+import { decide, type Decision } from './decide.js';
+import { executeRun } from './execute-run.js';
+import type { Reconcile } from './reconcile.js';
+import type { RevisionGate } from './revision-gate.js';
+import type { Target } from './targets.js';
+
+/**
+ * The reconcile of one target, as a fixed sequence of named steps:
+ *
+ *   prepare (revision, requirements) → check → decide → apply → verify
+ *
+ * Every step has one signature: it takes the reconcile's context and returns the next step, or the end.
+ * A step that runs Ansible opens a run record and `execute` closes it; a step that throws (a failed install,
+ * a cancel while waiting for a slot) leaves its open run to the driver. `settle` is the only writer of a
+ * run's final state.
+ */
+export const stepNames = ['prepare', 'check', 'decide', 'apply', 'verify'] as const;
+export type StepName = (typeof stepNames)[number];
+
+type Next = { next: StepName } | { end: string };
+type Step = (ctx: ReconcileContext) => Promise<Next>;
+
+export type PipelineDeps = {
+  config: () => Config;
+  store: RunStore;
+  runner: () => Runner;
+  log: Logger;
+  revisions: RevisionGate;
+  /** The global cap on ansible-playbook processes. */
+  slots: PQueue;
+  /** The target as the revision has it, or undefined when the revision no longer has it. */
+  resolveTarget: (name: string, revision: Revision) => Target | undefined;
+  isStopping: () => boolean;
+  /** A run record the reconcile opened (the reconciler keeps a map for cancel). */
+  onRunCreated: (reconcile: Reconcile, runId: number) => void;
+};
+
+/** What one reconcile knows as it goes through its steps. */
+export type ReconcileContext = {
+  readonly reconcile: Reconcile;
+  readonly deps: PipelineDeps;
+  /** The run record a step opened and no one has settled yet. */
+  open?: { id: number; kind: RunKind; limit?: string };
+  revision?: Revision;
+  target?: Target;
+  requirements?: InstalledRequirements;
+  check?: RunSummary;
+  decision?: Decision;
+  apply?: RunSummary;
+  verify?: RunSummary;
+  /** Lets the revision's checkout be pruned again. */
+  release?: () => void;
+};
+
+/** A step that ends its run without Ansible: the run is recorded with this status and message. */
+export class RunAbandoned extends Error {
+  constructor(
+    readonly status: 'interrupted' | 'failed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const steps: Record<StepName, Step> = {
+  /** Picks the revision and the target at it, and installs the revision's requirements (once per revision). */
+  async prepare(ctx) {
+    const { deps, reconcile } = ctx;
+    const revision = deps.revisions.revision();
+    const target = revision && deps.resolveTarget(reconcile.key, revision);
+    if (!revision || !target) throw new RunAbandoned('interrupted', `target ${reconcile.key} no longer exists at the current revision`);
+    reconcile.began(revision.sha);
+    ctx.release = deps.revisions.hold(revision.sha);
+    ctx.revision = revision;
+    ctx.target = target;
+    ctx.requirements = await deps.revisions.prepare(revision, reconcile.signal);
+    return { next: 'check' };
+  },
+
+  async check(ctx) {
+    ctx.check = await execute(ctx, { check: true });
+    const { check } = ctx;
+    ctx.deps.log.info({ target: check.target, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
+    return { next: 'decide' };
+  },
+
+  /** The pure decision (decide.ts) on what the check found; an apply opens its run record here. */
+  async decide(ctx) {
+    const { deps, reconcile, check, revision, target } = ctx;
+    if (!check || !revision || !target) return { end: 'nothing was checked' };
+    const decision = decide({
+      target: { name: target.name, mode: target.mode },
+      check: {
+        status: check.status,
+        exitCode: check.exitCode,
+        driftedHosts: deps.store.driftedHosts(check.id),
+        changedTasks: deps.store.changedTaskNames(check.id),
+      },
+      revision: {
+        sha: revision.sha,
+        appliedBefore: deps.store.hasApplied(target.name, revision.sha),
+        knownNonIdempotent: new Set(deps.store.nonIdempotentTasks(target.name, revision.sha)),
+      },
+      request: reconcile.request,
+      now: new Date(),
+    });
+    ctx.decision = decision;
+    if (decision.kind === 'stop') return { end: decision.reason };
+    if (decision.kind === 'wait') return { end: decision.waiting.detail };
+    if (deps.isStopping()) return { end: 'fleetcd is stopping' };
+    deps.log.info({ target: target.name, reason: decision.reason, limit: decision.limit }, 'applying');
+    openRun(ctx, 'apply', decision.limit, check.id);
+    return { next: 'apply' };
+  },
+
+  async apply(ctx) {
+    const limit = ctx.open?.limit;
+    ctx.apply = await execute(ctx, { check: false, limit });
+    const { apply, deps } = ctx;
+    deps.log.info({ target: apply.target, runId: apply.id, status: apply.status, changed: apply.summary.changed }, 'apply finished');
+    if (apply.status !== 'succeeded') return { end: `the apply ${apply.status}` };
+    if (deps.isStopping()) return { end: 'fleetcd is stopping' };
+    openRun(ctx, 'check', limit, apply.id);
+    return { next: 'verify' };
+  },
+
+  /** A check right after the apply: what it still finds changing is not idempotent. */
+  async verify(ctx) {
+    const limit = ctx.open?.limit;
+    ctx.verify = await execute(ctx, { check: true, limit });
+    const { verify, deps } = ctx;
+    if (verify.summary.changed > 0) {
+      const tasks = deps.store.changedTaskNames(verify.id);
+      deps.log.warn({ target: verify.target, runId: verify.id, tasks }, 'playbook is not idempotent');
+    }
+    return { end: 'verified' };
+  },
+};
+
+/** Runs a reconcile's steps from `prepare` to its end. Never throws: every run it opened ends recorded. */
+export async function runPipeline(ctx: ReconcileContext): Promise<void> {
+  const { reconcile, deps } = ctx;
+  let step: StepName = 'prepare';
+  try {
+    for (;;) {
+      if (reconcile.signal.aborted) throw new Aborted(reconcile.signal.reason);
+      const next: Next = await steps[step](ctx);
+      if ('end' in next) {
+        deps.log.debug({ target: reconcile.key, runId: reconcile.id, after: step, why: next.end }, 'reconcile ended');
+        return;
+      }
+      step = next.next;
+    }
+  } catch (error) {
+    if (ctx.open) settle(ctx, ctx.open.id, resultOfError(error, reconcile.signal));
+    if (!(error instanceof Aborted) && !(error instanceof RunAbandoned) && !(error instanceof FleetError)) {
+      deps.log.error({ target: reconcile.key, step, err: messageOf(error), stack: (error as Error).stack }, 'reconcile failed unexpectedly');
+    }
+  } finally {
+    ctx.release?.();
+  }
+}
+
+/** Opens the run record that the next step executes, linked from the run before it. */
+function openRun(ctx: ReconcileContext, kind: RunKind, limit: string | undefined, after: number): void {
+  const { deps, reconcile, revision } = ctx;
+  const id = deps.store.create({
+    target: reconcile.key,
+    kind,
+    trigger: reconcile.request.trigger,
+    revision: revision!.sha,
+    limit,
+  });
+  deps.store.setFollowedBy(after, id);
+  deps.onRunCreated(reconcile, id);
+  ctx.open = { id, kind, limit };
+}
+
+/** Waits for a slot under the global cap, runs the open run's ansible-playbook, and settles the run. */
+async function execute(ctx: ReconcileContext, options: { check: boolean; limit?: string }): Promise<RunSummary> {
+  const { deps, reconcile, open } = ctx;
+  if (!open) throw new Error('no open run to execute');
+  const signal = reconcile.signal;
+  // The run is settled inside its slot, so the next run never starts before this one's end is written.
+  const run = async (): Promise<void> => {
+    reconcile.executing = reconcile.executed = true;
+    try {
+      const result = await executeRun(
+        { config: deps.config(), store: deps.store, runner: deps.runner(), log: deps.log },
+        { id: open.id, target: ctx.target!, revision: ctx.revision!, check: options.check, limit: options.limit, signal, requirements: ctx.requirements },
+      );
+      settle(ctx, open.id, result);
+    } finally {
+      reconcile.executing = false;
+    }
+  };
+  await deps.slots.add(run, { signal }).catch((error: unknown) => {
+    throw signal.aborted ? new Aborted(signal.reason) : error;
+  });
+  return deps.store.get(open.id)!;
+}
+
+/** The one place a run's final state is written. */
+function settle(ctx: ReconcileContext, runId: number, result: RunResult): void {
+  ctx.deps.store.finish(runId, result);
+  if (ctx.open?.id === runId) ctx.open = undefined;
+}
+
+/** How a run that a step could not take to its end is recorded. */
+function resultOfError(error: unknown, signal: AbortSignal): RunResult {
+  const none = new Map();
+  if (error instanceof RunAbandoned) return { status: error.status, exitCode: null, error: error.message, hosts: none };
+  if (signal.aborted) {
+    const shutdown = signal.reason === 'shutdown';
+    return {
+      status: shutdown ? 'interrupted' : 'cancelled',
+      exitCode: null,
+      error: shutdown ? 'fleetcd stopped before this run finished' : 'cancelled on request before it started',
+      hosts: none,
+    };
+  }
+  return { status: 'failed', exitCode: null, error: messageOf(error), hosts: none };
+}

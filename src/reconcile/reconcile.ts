@@ -1,0 +1,61 @@
+import type { Trigger } from '../store/types.js';
+import type { KeyedJob } from './keyed-queue.js';
+
+export type ReconcileRequest = {
+  trigger: Trigger;
+  /** `check` never applies; `apply` applies whatever the target's mode; unset follows the mode. */
+  mode?: 'check' | 'apply';
+};
+
+/**
+ * One reconcile of one target: from the check run it was asked for (its id is the reconcile's id) to the end
+ * of its pipeline. Requests join it until it picks its revision; cancel and shutdown abort its signal, which
+ * every step sees.
+ */
+export class Reconcile implements KeyedJob {
+  readonly done: Promise<void>;
+  /** Every run this reconcile opened: the check, then its apply and verify. */
+  readonly runIds: Set<number>;
+  /** True while one of its ansible-playbook processes runs. */
+  executing = false;
+  /** True once its first ansible-playbook process started: requests no longer join it. */
+  executed = false;
+  private readonly controller = new AbortController();
+  private resolveDone!: () => void;
+  private sha: string | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly id: number,
+    public request: ReconcileRequest,
+  ) {
+    this.runIds = new Set([id]);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The revision it runs at, once picked; until then a new request may join it. */
+  get revision(): string | undefined {
+    return this.sha;
+  }
+
+  began(sha: string): void {
+    this.sha = sha;
+  }
+
+  /** Joins another request: an explicit apply or check wins over following the target's mode. */
+  join(request: ReconcileRequest): void {
+    this.request = { ...this.request, mode: request.mode ?? this.request.mode };
+  }
+
+  abort(reason: 'cancel' | 'shutdown'): void {
+    this.controller.abort(reason);
+  }
+
+  finished(): void {
+    this.resolveDone();
+  }
+}
