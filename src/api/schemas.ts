@@ -50,6 +50,15 @@ export const eventPageSchema = z.object({
   next: z.number().int().nullable().describe('the cursor of the next page, or null at the end'),
 });
 
+export const logQuery = z.object({
+  offset: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, { error: 'must be a byte offset (an integer ≥ 0)' })
+    .transform(Number)
+    .optional()
+    .describe('bytes to skip: the size of what was already read (response header x-log-size)'),
+});
+
 export const sourceQuery = z.object({ limit: pageLimit });
 
 export const reconcileBodySchema = z

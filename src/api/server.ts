@@ -13,6 +13,7 @@ import {
   eventPageSchema,
   eventsQuery,
   idParams,
+  logQuery,
   nameParams,
   queuedRunsSchema,
   reconcileBodySchema,
@@ -40,9 +41,28 @@ export type ApiOptions = {
 
 export const openApiPath = '/api/v1/openapi.json';
 
+/** A route as declared, for the test that holds the OpenAPI document to the code. */
+export type DeclaredRoute = { method: string; url: string; responses: string[]; hidden: boolean };
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route the API declared (HEAD routes fastify adds for GETs left out). */
+    declaredRoutes: DeclaredRoute[];
+  }
+}
+
 /** Builds the HTTP API (not listening yet), so tests can drive it with inject() or a real port. */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const declared: DeclaredRoute[] = [];
+  app.decorate('declaredRoutes', declared);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      const schema = route.schema as { response?: Record<string, unknown>; hide?: boolean } | undefined;
+      declared.push({ method, url: route.url, responses: Object.keys(schema?.response ?? {}), hidden: schema?.hide === true });
+    }
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler(options.checkResponses ?? false));
   app.setErrorHandler(errorHandler(options.log));
@@ -122,13 +142,17 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
       '/api/v1/runs/:id/log',
       {
         schema: {
-          summary: "Ansible's plain output of a run",
+          summary: "Ansible's plain output of a run; `offset` skips bytes already read (follow a running run)",
           params: idParams,
+          querystring: logQuery,
           response: { 200: z.string().describe('text/plain'), ...errors },
         },
       },
       // The log is streamed as it is on disk; the schema documents it as the text it is.
-      async (request, reply) => reply.type('text/plain; charset=utf-8').send(fleet.runLog(request.params.id) as never),
+      async (request, reply) => {
+        const log = fleet.runLog(request.params.id, request.query.offset);
+        return reply.type('text/plain; charset=utf-8').header('x-log-size', String(log.size)).send(log.stream as never);
+      },
     );
 
     app.post(

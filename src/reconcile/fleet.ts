@@ -1,4 +1,5 @@
-import { createReadStream, existsSync, type ReadStream } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
@@ -156,12 +157,15 @@ export class Fleet {
     return detail;
   }
 
-  /** Ansible's plain output of a run, as a stream. */
-  runLog(id: number): ReadStream {
+  /** Ansible's plain output of a run from byte `offset` on, as a stream, with the log's size now. */
+  runLog(id: number, offset = 0): { stream: Readable; size: number } {
     this.run(id);
     const file = runLogFile(this.config.stateDir, id);
     if (!existsSync(file)) throw new FleetError('not-found', `run ${id} has no log (it never started)`);
-    return createReadStream(file);
+    const size = statSync(file).size;
+    // Only the bytes that exist now: a run still writing its log is read again from `size` next time.
+    const stream = offset >= size ? Readable.from([]) : createReadStream(file, { start: offset, end: size - 1 });
+    return { stream, size };
   }
 
   private reconcileAll(trigger: Trigger): void {

@@ -132,10 +132,12 @@ export class Reconciler {
    */
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
+    // Only ansible-playbook processes get the grace; a reconcile still preparing or waiting for a slot ends now,
+    // and so does any requirements install.
     for (const reconcile of this.queue.jobs()) if (!reconcile.executing) this.stop(reconcile, 'shutdown');
+    this.revisions.stop();
     const timer = setTimeout(() => {
       for (const reconcile of this.queue.jobs()) this.stop(reconcile, 'shutdown');
-      this.revisions.stop();
     }, graceMs);
     await this.idle();
     clearTimeout(timer);

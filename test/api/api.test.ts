@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Fleet } from '../../src/reconcile/fleet.js';
@@ -363,5 +364,42 @@ describe('unknown routes', () => {
     const response = await call(app, { method: 'GET', url: '/api/v1/nothing?x=1' });
     assert.equal(response.statusCode, 404);
     assert.equal(errorOf(response), 'no route GET /api/v1/nothing');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists every declared route with its success response schema, so it cannot drift from the code', async (t) => {
+    const { app } = await build(t);
+    const response = await call(app, { method: 'GET', url: '/api/v1/openapi.json' });
+    assert.equal(response.statusCode, 200);
+    const doc = response.json() as { openapi: string; paths: Record<string, Record<string, { responses?: Record<string, { content?: unknown }> }>> };
+    assert.match(doc.openapi, /^3\./);
+    const routes = app.declaredRoutes.filter((r) => !r.hidden);
+    assert.ok(routes.length >= 10, `only ${routes.length} routes declared`);
+    for (const route of routes) {
+      const path = route.url.replace(/:(\w+)/g, '{$1}');
+      const operation = doc.paths[path]?.[route.method.toLowerCase()];
+      assert.ok(operation, `${route.method} ${route.url} is missing from the document`);
+      const success = route.responses.find((code) => code.startsWith('2'));
+      assert.ok(success, `${route.method} ${route.url} declares no success response schema`);
+      assert.ok(operation.responses?.[success]?.content, `${route.method} ${route.url}: no ${success} response schema in the document`);
+    }
+  });
+});
+
+describe('an unexpected error', () => {
+  it('is a 500 that says to read the log, and the log has the message and the stack', async (t) => {
+    const f = await makeFleet(repoFiles);
+    t.after(() => f.cleanup());
+    f.db.close();
+    const response = await call(f.api, { method: 'GET', url: '/api/v1/status' });
+    assert.equal(response.statusCode, 500);
+    assert.deepEqual(response.json(), { error: 'internal error; see the fleetcd log' });
+    const line = readFileSync(f.logFile, 'utf8').split('\n').find((l) => l.includes('request failed'));
+    assert.ok(line, 'a log line for the failed request');
+    const entry = JSON.parse(line) as { err: string; stack: string; url: string };
+    assert.match(entry.err, /database connection is not open/);
+    assert.match(entry.stack, /\n\s+at /);
+    assert.equal(entry.url, '/api/v1/status');
   });
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { freePort, runCli, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
-import { inventoryYaml, type SshHosts, startSshHosts } from '../helpers/sshd.js';
+import { killGroups, processesMentioning } from '../helpers/processes.js';
+import { inventoryYaml, type SshHost, type SshHosts, startSshHosts } from '../helpers/sshd.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 /*
@@ -73,10 +73,6 @@ function startDaemon(configFile: string): Daemon {
   return { ...daemon, exited: () => daemon.child.exitCode !== null || daemon.child.signalCode !== null };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function excerpt(value: unknown): string {
   const text = value instanceof Error ? value.message : JSON.stringify(value);
   return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
@@ -84,15 +80,9 @@ function excerpt(value: unknown): string {
 
 /** ansible-playbook processes whose command line points into `dir` (another test's are not ours). */
 function ansibleProcessesUnder(dir: string): string[] {
-  let listing = '';
-  try {
-    listing = execFileSync('pgrep', ['-af', 'ansible-playbook'], { encoding: 'utf8' });
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-  return listing
-    .split('\n')
-    .filter((line) => line.includes(dir) && !line.includes('pgrep'));
+  return processesMentioning('ansible-playbook')
+    .filter((p) => p.args.includes(dir))
+    .map((p) => `${p.pid} ${p.args}`);
 }
 
 function diffText(diff: DiffEntry[] | null, side: 'before' | 'after'): string {
@@ -104,46 +94,37 @@ function changePairs(run: RunDetail): string[] {
   return run.changes.map((c) => `${c.host} | ${c.task}`).sort();
 }
 
-test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts a local edit, stops cleanly', { timeout: 170_000 }, async (t) => {
+/*
+ * The whole daemon as a user runs it, as a sequence of named steps that share one daemon: `fleetcd serve` as a
+ * process, a real git origin, real sshd hosts, real ansible-playbook. Everything is observed through the HTTP
+ * API (the contract), the CLI and the hosts' files on disk.
+ */
+describe('fleetcd serve, end to end', { timeout: 170_000 }, () => {
   const started = Date.now();
   const root = tempDir('fleetcd-e2e-');
+  const token = 'e2e-token-0123456789';
   let hosts: SshHosts | undefined;
-  let repo: FleetRepo | undefined;
-  let daemon: Daemon | undefined;
-  t.after(async () => {
-    if (daemon && !daemon.exited()) {
-      // A failed test: let the daemon stop its runs itself, then make sure.
-      const exited = once(daemon.child, 'exit');
-      daemon.child.kill('SIGTERM');
-      const timer = setTimeout(() => daemon?.child.kill('SIGKILL'), 10_000);
-      await exited.finally(() => clearTimeout(timer));
-    }
-    for (const line of ansibleProcessesUnder(root)) {
-      const pid = Number(line.split(' ')[0]);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await hosts?.stop();
-    repo?.cleanup();
-    removeDir(root);
-  });
-
+  let repo: FleetRepo;
+  let daemon: Daemon;
+  let host1: SshHost;
+  let host2: SshHost;
+  let inventory: (target: string, members: SshHosts['hosts'], version: string, unreachable: boolean) => string;
+  let firstSha: string;
+  let secondSha = '';
+  let configFile: string;
+  let base: string;
   const sandbox = (target: string, host: string): string => join(root, 'hosts', `${target}-${host}`);
   const configOf = (target: string, host: string): string => join(sandbox(target, host), 'app.conf');
-  const step = (name: string): void => t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)}s ${name}`);
+  const step = (name: string): void => console.log(`# ${((Date.now() - started) / 1000).toFixed(1)}s ${name}`);
 
-  try {
+  before(async () => {
     hosts = await startSshHosts(2);
-    const [host1, host2] = hosts.hosts;
-    assert.ok(host1 && host2);
+    [host1, host2] = hosts.hosts as [SshHost, SshHost];
     for (const target of ['prod', 'staging']) {
       for (const host of ['host1', 'host2', 'ghost']) mkdirSync(sandbox(target, host), { recursive: true });
     }
     const ssh = hosts;
-    const inventory = (target: string, members: SshHosts['hosts'], version: string, unreachable: boolean): string =>
+    inventory = (target: string, members: SshHosts['hosts'], version: string, unreachable: boolean): string =>
       inventoryYaml(members, {
         hostRoot: (name) => sandbox(target, name),
         keyFile: ssh.keyFile,
@@ -157,14 +138,13 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
       'inventories/prod.yml': inventory('prod', [host1, host2], '1.0.0', true),
       'inventories/staging.yml': inventory('staging', [host1], '1.0.0', false),
     });
-    const firstSha = repo.head();
+    firstSha = repo.head();
 
     const port = await freePort();
-    const token = 'e2e-token-0123456789';
     const tokenFile = join(root, 'api-token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     const stateDir = join(root, 'state');
-    const configFile = join(root, 'fleetcd.yaml');
+    configFile = join(root, 'fleetcd.yaml');
     writeFileSync(
       configFile,
       [
@@ -183,77 +163,95 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
         '',
       ].join('\n'),
     );
-    const base = `http://127.0.0.1:${port}`;
+    base = `http://127.0.0.1:${port}`;
 
-    const running = daemon = startDaemon(configFile);
-    const get = async <T>(path: string): Promise<T> => {
-      const response = await fetch(`${base}${path}`);
-      const body = (await response.json()) as T;
-      if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${excerpt(body)}`);
-      return body;
-    };
-    const post = async (path: string, body: unknown): Promise<{ status: number; body: { runs: Array<{ id: number; target: string }> } }> => {
-      const response = await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: response.status, body: (await response.json()) as { runs: Array<{ id: number; target: string }> } };
-    };
+    daemon = startDaemon(configFile);
+  });
 
-    /** Polls every 200 ms until `done(value)`; the timeout message carries the last answer (or error). */
-    const waitFor = async <T>(what: string, timeoutMs: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> => {
-      const deadline = Date.now() + timeoutMs;
-      let last: unknown = 'no answer yet';
-      for (;;) {
-        if (running.exited()) {
-          throw new Error(`waiting for ${what}: the daemon exited (${running.child.exitCode ?? running.child.signalCode})`);
-        }
-        try {
-          const value = await probe();
-          last = value;
-          if (done(value)) return value;
-        } catch (error) {
-          last = error;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${excerpt(last)}`);
-        await sleep(POLL_MS);
+  after(async () => {
+    if (daemon && !daemon.exited()) {
+      // A failed step: show what the daemon said, let it stop its runs itself, then make sure.
+      console.error(`--- fleetcd daemon output ---\n${daemon.output()}\n--- end of daemon output ---`);
+      const exited = once(daemon.child, 'exit');
+      daemon.child.kill('SIGTERM');
+      const timer = setTimeout(() => daemon.child.kill('SIGKILL'), 10_000);
+      await exited.finally(() => clearTimeout(timer));
+    }
+    killGroups(ansibleProcessesUnder(root).map((line) => Number(line.split(' ')[0])));
+    await hosts?.stop();
+    repo?.cleanup();
+    removeDir(root);
+  });
+
+  const get = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${base}${path}`);
+    const body = (await response.json()) as T;
+    if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${excerpt(body)}`);
+    return body;
+  };
+  const post = async (path: string, body: unknown): Promise<{ status: number; body: { runs: Array<{ id: number; target: string }> } }> => {
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { runs: Array<{ id: number; target: string }> } };
+  };
+
+  /** Polls every 200 ms until `done(value)`; the timeout message carries the last answer (or error). */
+  const waitFor = async <T>(what: string, timeoutMs: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown = 'no answer yet';
+    for (;;) {
+      if (daemon.exited()) {
+        throw new Error(`waiting for ${what}: the daemon exited (${daemon.child.exitCode ?? daemon.child.signalCode})`);
       }
-    };
-    const targetOf = (status: Status, name: string): TargetView => {
-      const target = status.targets.find((x) => x.name === name);
-      assert.ok(target, `target ${name} in ${excerpt(status.targets.map((x) => x.name))}`);
-      return target;
-    };
-    const finishedRun = (id: number): Promise<RunDetail> =>
-      waitFor(`run #${id} to finish`, RUN_TIMEOUT_MS, () => get<RunDetail>(`/api/v1/runs/${id}`), (r) => finalStatuses.has(r.status));
-    /** The run and every run it is followed by (check → apply → verify check), each once it has finished. */
-    const followChain = async (firstId: number): Promise<RunDetail[]> => {
-      const chain: RunDetail[] = [];
-      let id: number | null = firstId;
-      while (id !== null) {
-        const run = await finishedRun(id);
-        // The follower is recorded once the run has finished; the target stays `running` until its reconcile ends.
-        const settled: { run: RunDetail; target: TargetDetail } = await waitFor(
-          `what follows run #${id}`,
-          10_000,
-          async () => ({ run: await get<RunDetail>(`/api/v1/runs/${run.id}`), target: await get<TargetDetail>(`/api/v1/targets/${run.target}`) }),
-          (x) => x.run.followedBy !== null || !x.target.running,
-        );
-        chain.push(settled.run);
-        id = settled.run.followedBy;
+      try {
+        const value = await probe();
+        last = value;
+        if (done(value)) return value;
+      } catch (error) {
+        last = error;
       }
-      return chain;
-    };
-    const reconcile = async (body: unknown): Promise<RunDetail[]> => {
-      const response = await post('/api/v1/reconcile', body);
-      assert.equal(response.status, 202, `POST /api/v1/reconcile ${excerpt(body)}: ${excerpt(response.body)}`);
-      assert.equal(response.body.runs.length, 1);
-      assert.equal(response.body.runs[0]?.target, 'prod');
-      return followChain(response.body.runs[0]!.id);
-    };
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${excerpt(last)}`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  };
+  const targetOf = (status: Status, name: string): TargetView => {
+    const target = status.targets.find((x) => x.name === name);
+    assert.ok(target, `target ${name} in ${excerpt(status.targets.map((x) => x.name))}`);
+    return target;
+  };
+  const finishedRun = (id: number): Promise<RunDetail> =>
+    waitFor(`run #${id} to finish`, RUN_TIMEOUT_MS, () => get<RunDetail>(`/api/v1/runs/${id}`), (r) => finalStatuses.has(r.status));
+  /** The run and every run it is followed by (check → apply → verify check), each once it has finished. */
+  const followChain = async (firstId: number): Promise<RunDetail[]> => {
+    const chain: RunDetail[] = [];
+    let id: number | null = firstId;
+    while (id !== null) {
+      const run = await finishedRun(id);
+      // The follower is recorded once the run has finished; the target stays `running` until its reconcile ends.
+      const settled: { run: RunDetail; target: TargetDetail } = await waitFor(
+        `what follows run #${id}`,
+        10_000,
+        async () => ({ run: await get<RunDetail>(`/api/v1/runs/${run.id}`), target: await get<TargetDetail>(`/api/v1/targets/${run.target}`) }),
+        (x) => x.run.followedBy !== null || !x.target.running,
+      );
+      chain.push(settled.run);
+      id = settled.run.followedBy;
+    }
+    return chain;
+  };
+  const reconcile = async (body: unknown): Promise<RunDetail[]> => {
+    const response = await post('/api/v1/reconcile', body);
+    assert.equal(response.status, 202, `POST /api/v1/reconcile ${excerpt(body)}: ${excerpt(response.body)}`);
+    assert.equal(response.body.runs.length, 1);
+    assert.equal(response.body.runs[0]?.target, 'prod');
+    return followChain(response.body.runs[0]!.id);
+  };
 
-    // 1. The daemon comes up, clones, and checks both targets at the first commit.
+  test('comes up, clones and checks both targets at the first commit', async () => {
+    // The daemon comes up, clones, and checks both targets at the first commit.
     step('daemon started');
     await waitFor('GET /healthz', 20_000, () => get<{ status: string }>('/healthz'), (h) => h.status === 'ok');
     step('healthz answers');
@@ -306,8 +304,10 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
       `host2 | ${DATA_TASK}`,
     ], 'unreachable hosts are never drift');
     assert.deepEqual(prodCheck.failures.map((f) => f.host), ['ghost']);
+  });
 
-    // 2. An apply requested over the API: check → apply → verify check.
+  test('applies over the API: check → apply → verify check', async () => {
+    // An apply requested over the API: check → apply → verify check.
     const firstApply = await reconcile({ targets: ['prod'], mode: 'apply' });
     step('first apply chain finished');
     assert.deepEqual(firstApply.map((r) => r.kind), ['check', 'apply', 'check']);
@@ -326,9 +326,11 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
     }
     assert.throws(() => readFileSync(configOf('staging', 'host1')), /ENOENT/, 'staging (detect) was not applied');
     assert.throws(() => readFileSync(configOf('prod', 'ghost')), /ENOENT/);
+  });
 
-    // 3. A commit: the daemon fetches it within seconds and checks every target at the new revision.
-    const secondSha = await repo.commit(
+  test('fetches a new commit within seconds and checks every target at it', async () => {
+    // A commit: the daemon fetches it within seconds and checks every target at the new revision.
+    secondSha = await repo.commit(
       { 'inventories/prod.yml': inventory('prod', [host1, host2], '1.1.0', true) },
       'prod: app 1.1.0',
     );
@@ -356,8 +358,10 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
       assert.match(diffText(change.diff, 'after'), /version = 1\.1\.0/, excerpt(change.diff));
       assert.doesNotMatch(diffText(change.diff, 'after'), /version = 1\.0\.0/);
     }
+  });
 
-    // 4. Apply the new revision, so that what follows shows only a local edit.
+  test('applies the new revision', async () => {
+    // Apply the new revision, so that what follows shows only a local edit.
     const secondApply = await reconcile({ targets: ['prod'], mode: 'apply' });
     step('second apply chain finished');
     assert.deepEqual(secondApply.map((r) => r.kind), ['check', 'apply', 'check']);
@@ -367,8 +371,10 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
     for (const host of ['host1', 'host2']) {
       assert.equal(readFileSync(configOf('prod', host), 'utf8'), `version = 1.1.0\nhost = ${host}\n`);
     }
+  });
 
-    // 5. Drift by hand on host2; a reconcile that follows the mode (detect) only checks, and sees exactly that.
+  test('finds a hand edit on one host as exactly that drift, without touching the host', async () => {
+    // Drift by hand on host2; a reconcile that follows the mode (detect) only checks, and sees exactly that.
     writeFileSync(configOf('prod', 'host2'), 'version = hand-edited\n');
     const driftCheck = await reconcile({ targets: ['prod'] });
     step('drift check finished');
@@ -388,8 +394,10 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
       drifted.hosts.map((h) => [h.name, h.status, h.changedTasks]),
       [['ghost', 'unreachable', 0], ['host1', 'in-sync', 0], ['host2', 'drifted', 1]],
     );
+  });
 
-    // 6. Apply: only the drifted host is touched, the file is restored, the verify check is clean.
+  test('heals that drift on that host only; the verify check is clean', async () => {
+    // Apply: only the drifted host is touched, the file is restored, the verify check is clean.
     const repair = await reconcile({ targets: ['prod'], mode: 'apply' });
     step('repair chain finished');
     assert.deepEqual(repair.map((r) => r.kind), ['check', 'apply', 'check']);
@@ -407,19 +415,27 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
       final.hosts.map((h) => [h.name, h.status]),
       [['ghost', 'unreachable'], ['host1', 'in-sync'], ['host2', 'in-sync']],
     );
+  });
 
-    // 7. The CLI reads the same status from the running daemon.
+  test('answers the CLI from the running daemon', async () => {
+    // The CLI reads the same status from the running daemon.
     const cli = runCli('status', '--config', configFile);
     const cliOut = cli.out + cli.err;
     assert.equal(cli.code, 0, cliOut);
     assert.match(cliOut, /^prod\s/m, cliOut);
     assert.match(cliOut, /^staging\s/m, cliOut);
     assert.match(cliOut, new RegExp(secondSha.slice(0, 12)), cliOut);
+    // An answer of the daemon that is not a success comes through as the daemon said it.
+    const missing = runCli('show', '999999', '--config', configFile);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.err.trim(), 'fleetcd: no run with id 999999');
+  });
 
-    // 8. SIGTERM: a clean exit, and no ansible-playbook of this daemon left behind.
-    const exit = once(running.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  test('stops on SIGTERM with exit 0 and leaves no ansible-playbook behind', async () => {
+    // SIGTERM: a clean exit, and no ansible-playbook of this daemon left behind.
+    const exit = once(daemon.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const stopAt = Date.now();
-    running.child.kill('SIGTERM');
+    daemon.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const [code, signal] = await Promise.race([
       exit,
@@ -432,8 +448,5 @@ test('fleetcd serve: finds drift at startup, applies, follows a commit, reverts 
     assert.equal(code, 0);
     assert.deepEqual(ansibleProcessesUnder(root), []);
     step('done');
-  } catch (error) {
-    console.error(`--- fleetcd daemon output ---\n${daemon?.output() ?? '(not started)'}\n--- end of daemon output ---`);
-    throw error;
-  }
+  });
 });

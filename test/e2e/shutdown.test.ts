@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort, getJson, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 type Run = { id: number; status: string; error: string | null };
 
-/** Live processes whose command line contains `marker`. */
-function liveProcesses(marker: string): string[] {
-  return execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .filter((line) => line.includes(marker) && !line.trimStart().startsWith('Z') && !line.includes('ps -eo'));
-}
+/** Command lines of live processes that mention `marker`. */
+const liveProcesses = (marker: string): string[] => processesMentioning(marker).map((p) => p.args);
 
 describe('the daemon process stops cleanly and recovers the record', () => {
   let dir: string;
@@ -75,17 +71,20 @@ describe('the daemon process stops cleanly and recovers the record', () => {
     assert.match(run.error ?? '', /fleetcd stopped/);
   });
 
-  test('SIGKILL mid-run: the next start marks the run interrupted and keeps every finished run', async () => {
+  test('SIGKILL mid-run: the next start stops the orphaned run, marks it interrupted and keeps every finished run', async () => {
     const before = await waitFor('a running run', async () => {
       const { runs } = await getJson<{ runs: Run[] }>(base, '/api/v1/runs');
       return runs.find((r) => r.status === 'running') && liveProcesses(marker).length > 0 ? runs : undefined;
     });
     daemon!.child.kill('SIGKILL');
     await daemon!.exit();
-    // A SIGKILLed daemon cannot stop its ansible-playbook (under systemd, KillMode=mixed does): do it here.
-    spawnSync('pkill', ['-f', marker]);
+    const orphans = processesMentioning(marker).map((p) => p.pid);
+    assert.ok(orphans.length > 0, 'a SIGKILLed daemon leaves its ansible-playbook running');
     daemon = spawnDaemon(configFile);
     const after = await waitFor('the restarted daemon to answer', () => getJson<{ runs: Run[] }>(base, '/api/v1/runs'));
+    // The restart found the run's process group still led by the very process it started, and killed it.
+    const alive = new Set(processesMentioning(marker).map((p) => p.pid));
+    assert.deepEqual(orphans.filter((pid) => alive.has(pid)), []);
     for (const old of before) {
       const now = after.runs.find((r) => r.id === old.id);
       assert.ok(now, `run ${old.id} is still recorded`);

@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { descendants } from './processes.js';
 import { removeDir, tempDir } from './tmp.js';
 
 /** One test host: an sshd on 127.0.0.1 that Ansible reaches as `name`. */
@@ -19,6 +20,8 @@ export interface SshHosts {
   readonly hosts: readonly SshHost[];
   /** A port on 127.0.0.1 where nothing listens: a host there is unreachable (connection refused). */
   readonly unreachablePort: number;
+  /** Ends every session of the hosts (commands a run left running there), keeping the sshd listeners. */
+  endSessions(): void;
   /** Kills every sshd (and its sessions), waits for them to exit, removes `dir`. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -62,7 +65,10 @@ export async function startSshHosts(count: number): Promise<SshHosts> {
     const knownHostsFile = join(dir, 'known_hosts');
     writeFileSync(knownHostsFile, `${knownHosts.join('\n')}\n`);
     await Promise.all(hosts.map((host, i) => waitForBanner(host, running[i]!)));
-    return { dir, keyFile, knownHostsFile, hosts, unreachablePort: unreachablePort!, stop };
+    const endSessions = (): void => {
+      for (const sshd of running) if (sshd.child.pid) for (const pid of descendants(sshd.child.pid)) signal(pid, 'SIGKILL');
+    };
+    return { dir, keyFile, knownHostsFile, hosts, unreachablePort: unreachablePort!, endSessions, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -203,7 +209,7 @@ function exitText(child: ChildProcess): string {
 async function stopSshd(sshd: RunningSshd): Promise<void> {
   const { child } = sshd;
   if (child.pid === undefined || hasExited(child)) return;
-  for (const pid of descendantsOf(child.pid)) signal(pid, 'SIGTERM');
+  for (const pid of descendants(child.pid)) signal(pid, 'SIGTERM');
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
@@ -211,35 +217,6 @@ async function stopSshd(sshd: RunningSshd): Promise<void> {
     await exited;
   } finally {
     clearTimeout(timer);
-  }
-}
-
-function descendantsOf(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = parentPid(Number(entry));
-    if (ppid === undefined) continue;
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-  }
-  const found: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const pid of children.get(queue.shift()!) ?? []) {
-      found.push(pid);
-      queue.push(pid);
-    }
-  }
-  return found;
-}
-
-function parentPid(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[1]);
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { processesMentioning } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -113,19 +114,12 @@ describe('reconcile over SSH', () => {
     const [run] = await fleet.chain(id!);
     assert.equal(run!.status, 'timed-out');
     const controlDir = join(fleet.stateDir, 'work', 'ssh', 'slow');
-    const leftovers = async (): Promise<string[]> => {
-      const ps = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' }).split('\n');
-      return ps.filter((l) => !l.trimStart().startsWith('Z') && (l.includes(controlDir) || l.includes(fleet.root)));
-    };
-    let left = await leftovers();
-    for (let i = 0; i < 50 && left.length > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      left = await leftovers();
-    }
-    assert.deepEqual(left, []);
+    const leftovers = (): string[] => [...processesMentioning(controlDir), ...processesMentioning(fleet.root)].map((p) => p.args);
+    await waitFor('nothing of the run left', () => leftovers().length === 0, 5000).catch(() => undefined);
+    assert.deepEqual(leftovers(), []);
     // The command on the managed host is not ours to kill: like a Ctrl-C of ansible-playbook, it runs on
-    // there (see README). This host is also the test's managed host, so end it here.
-    spawnSync('pkill', ['-f', 'sleep 307']);
+    // there (see README). This host is also the test's managed host (its sshd), so end it here.
+    ssh.endSessions();
   });
 
   test('drift on one host is applied to that host only', async () => {

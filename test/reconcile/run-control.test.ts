@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { FleetError } from '../../src/errors.js';
 import { localInventory, makeFleet, playbook, type TestFleet } from '../helpers/fleet.js';
-
-/** Processes whose command line mentions `marker` (a unique path of this test). */
-function processesMentioning(marker: string): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid,stat,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.includes(marker) && !/\bZ\b/.test(line.split(/\s+/)[2] ?? '') && !line.includes(' ps -eo'));
-}
-
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { processesMentioning } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('run control: timeouts, cancellation, queueing', () => {
   let f: TestFleet;
@@ -64,8 +52,8 @@ describe('run control: timeouts, cancellation, queueing', () => {
 
   test('cancelling a running run stops it and records it as cancelled', async () => {
     const { id } = f.fleet.reconcile(['slow'], { trigger: 'api', mode: 'check' })[0]!;
-    await waitFor('the run to start', () => f.fleet.run(id!).status === 'running');
-    await waitFor('ansible to start its task', () => processesMentioning('sleep 300').length > 0);
+    await waitFor('the run to start', () => f.fleet.run(id!).status === 'running', 20_000);
+    await waitFor('ansible to start its task', () => processesMentioning('sleep 300').length > 0, 20_000);
     f.fleet.cancel(id!);
     const [run] = await f.chain(id!);
     assert.equal(run!.status, 'cancelled');
@@ -102,9 +90,12 @@ describe('run control: timeouts, cancellation, queueing', () => {
     assert.equal(f.fleet.target('fast').status, 'drifted', 'its sandbox does not exist yet: drift, not failure');
   });
 
-  test('a target whose inventory is missing from the revision fails with a message naming it', async () => {
-    const runs = f.fleet.runs({ limit: 500 });
-    assert.ok(runs.every((r) => r.target !== 'ghost'));
-    assert.throws(() => f.fleet.reconcile(['ghost'], { trigger: 'api' }), /unknown target: ghost/);
+  test('a request naming a target the revision does not have is refused, naming it, and queues nothing', () => {
+    const before = f.fleet.runs({ limit: 500 }).length;
+    assert.throws(
+      () => f.fleet.reconcile(['fast', 'ghost'], { trigger: 'api' }),
+      (error: unknown) => error instanceof FleetError && error.reason === 'not-found' && error.message === 'unknown target: ghost',
+    );
+    assert.equal(f.fleet.runs({ limit: 500 }).length, before, 'not even the known target was queued');
   });
 });

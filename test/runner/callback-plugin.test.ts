@@ -56,6 +56,11 @@ const PLAYBOOK = `- name: Converge demo app
       ansible.builtin.copy:
         content: "color = blue\\n"
         dest: "{{ host_root }}/etc/app/app.conf"
+    - name: Write app parts
+      ansible.builtin.copy:
+        content: "{{ item }}\\n"
+        dest: "{{ host_root }}/etc/app/{{ item }}.part"
+      loop: [alpha, beta]
     - name: Reload app
       ansible.builtin.command: /bin/true
     - name: Write app secret
@@ -168,6 +173,16 @@ describe('fleetcd_events callback plugin in a --check --diff run over ssh', { ti
     assert.equal(event.diff[0]!.before, 'color = red\n');
     assert.equal(event.diff[0]!.after, 'color = blue\n');
     assert.equal(typeof event.duration, 'number');
+  });
+
+  it('reports a loop task once per host, carrying the diff of every item', () => {
+    const results = run.events.filter((e) => e.host === 'host1' && e.task === 'Write app parts' && e.event !== 'task_start');
+    assert.equal(results.length, 1, JSON.stringify(results));
+    assert.equal(results[0]!.event, 'changed');
+    assert.deepEqual(
+      results[0]!.diff?.map((d) => d.after),
+      ['alpha\n', 'beta\n'],
+    );
   });
 
   it('reports the command as skipped with check mode as the reason', () => {

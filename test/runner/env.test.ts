@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -97,6 +98,20 @@ describe('ansibleEnv', () => {
   it('adds the known hosts file to the ssh arguments', () => {
     const env = ansibleEnv({}, { ...ssh, knownHostsFile: '/etc/fleetcd/known_hosts', ...dirs });
     assert.match(env.ANSIBLE_SSH_ARGS ?? '', /(^| )-o UserKnownHostsFile=\/etc\/fleetcd\/known_hosts( |$)/);
+  });
+
+  it('quotes a known hosts path with a blank or a % so that shlex and ssh both read it whole', () => {
+    const path = '/etc/fleet cd/known_hosts%h';
+    const args = ansibleEnv({}, { ...ssh, knownHostsFile: path, ...dirs }).ANSIBLE_SSH_ARGS ?? '';
+    // Ansible splits ANSIBLE_SSH_ARGS with Python's shlex; ask the real one.
+    const words = JSON.parse(
+      execFileSync('python3', ['-c', 'import json, shlex, sys; print(json.dumps(shlex.split(sys.argv[1])))', args], { encoding: 'utf8' }),
+    ) as string[];
+    const option = words[words.indexOf('-o') + 1];
+    assert.equal(option, 'UserKnownHostsFile="/etc/fleet cd/known_hosts%%h"', 'ssh reads the double quotes and %% itself');
+    // And ssh itself takes the value as one path: `ssh -G` prints the options it resolved.
+    const resolved = execFileSync('ssh', ['-G', '-o', option!, 'example.invalid'], { encoding: 'utf8' });
+    assert.match(resolved, /^userknownhostsfile \/etc\/fleet cd\/known_hosts%h$/m);
   });
 
   it('turns strict host key checking on for ansible and ssh', () => {
