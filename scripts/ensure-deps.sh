@@ -9,9 +9,9 @@ command -v ansible-playbook >/dev/null || missing+=(ansible-core)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v git >/dev/null || missing+=(git)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
-# The test suite also uses gpg (signed commits) and ps/pgrep/pkill (process checks).
+# The test suite also uses gpg (signed commits) and ps (process checks).
 command -v gpg >/dev/null || missing+=(gnupg)
-command -v pgrep >/dev/null || missing+=(procps)
+command -v ps >/dev/null || missing+=(procps)
 if ((${#missing[@]})); then
   echo "fleetcd: installing ${missing[*]} from Debian's packages" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -43,7 +43,7 @@ function isAlive(pid: number): boolean {
 }
 
 /** The pid and role in a lock file, or undefined when the file has just gone. */
-function readHolder(file: string): string[] | undefined {
+export function readHolder(file: string): string[] | undefined {
   try {
     return readFileSync(file, 'utf8').trim().split(' ');
   } catch (error) {

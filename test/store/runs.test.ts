@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../../src/errors.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { RunStore } from '../../src/store/runs.js';
+import { TargetStore } from '../../src/store/targets.js';
 import type { HostRecap, RunKind, RunResult, TaskResult } from '../../src/store/types.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -294,5 +296,67 @@ describe('RunStore', () => {
     const verify = finishedRun(store, { kind: 'check' });
     store.setFollowedBy(apply, verify);
     assert.equal(store.latestVerifyCheck('web', revA), undefined);
+  });
+});
+
+describe('the record of targets', () => {
+  it('never rewrites a run that has ended', (t) => {
+    const { store } = openStore(t);
+    const id = finishedRun(store, { status: 'succeeded' });
+    assert.equal(store.finish(id, { status: 'interrupted', exitCode: null, error: 'late', hosts: new Map() }), false);
+    assert.equal(store.get(id)?.status, 'succeeded');
+    assert.equal(store.get(id)?.error, null);
+  });
+
+  it('keeps each target pointing at its newest started, conclusive, check and apply runs, leaving previews out', (t) => {
+    const { store, db } = openStore(t);
+    const targets = new TargetStore(db);
+    assert.deepEqual(targets.record('web').lastStarted, null);
+    const check = finishedRun(store, { kind: 'check', hosts: { web1: recap({ changed: 1 }) } });
+    const apply = finishedRun(store, { kind: 'apply', hosts: { web1: recap({ changed: 1 }) } });
+    const cancelled = finishedRun(store, { kind: 'check', status: 'cancelled' });
+    const preview = store.create({ target: 'web', kind: 'check', trigger: 'preview', revision: revB, previewId: 1 });
+    store.start(preview, revB, null);
+    store.finish(preview, { status: 'succeeded', exitCode: 0, error: null, hosts: new Map([['web1', recap({ changed: 5 })]]) });
+    const record = targets.record('web');
+    assert.equal(record.lastStarted?.id, cancelled);
+    assert.equal(record.lastConclusive?.id, apply);
+    assert.equal(record.lastCheck?.id, check);
+    assert.equal(record.lastApply?.id, apply);
+    assert.deepEqual(record.hosts, { total: 1, drifted: 0, unreachable: 0, failed: 0 });
+    assert.equal(store.latestHostRecaps('web')[0]?.changed, 1, 'the preview did not touch the host recap');
+  });
+
+  it('counts hosts per target from their newest conclusive runs in a few queries', (t) => {
+    const { store, db } = openStore(t);
+    finishedRun(store, { target: 'web', hosts: { a: recap({ changed: 1 }), b: recap(), c: recap({ unreachable: 1 }), d: recap({ failed: 1 }) } });
+    finishedRun(store, { target: 'db', kind: 'apply', hosts: { x: recap({ changed: 3 }) } });
+    const records = new TargetStore(db).records(['web', 'db', 'none']);
+    assert.deepEqual(records.get('web')?.hosts, { total: 4, drifted: 1, unreachable: 1, failed: 1 });
+    assert.deepEqual(records.get('db')?.hosts, { total: 1, drifted: 0, unreachable: 0, failed: 0 });
+    assert.deepEqual(records.get('none')?.hosts, { total: 0, drifted: 0, unreachable: 0, failed: 0 });
+  });
+
+  it('migrates a database of the previous schema: runs kept, target pointers and host recaps filled in', (t) => {
+    const dir = tempDir('fleetcd-store-');
+    t.after(() => removeDir(dir));
+    const file = join(dir, 'fleetcd.db');
+    const old = new Database(file);
+    const migrations = fileURLToPath(new URL('../../src/store/migrations', import.meta.url));
+    for (const name of ['001-runs.sql', '002-coverage.sql', '003-source.sql']) old.exec(readFileSync(join(migrations, name), 'utf8'));
+    old.pragma('user_version = 3');
+    old.exec(`INSERT INTO runs (target, kind, trigger, revision, status, queued_at, started_at, finished_at, hosts, changed)
+              VALUES ('web', 'check', 'schedule', '${revA}', 'succeeded', 't', 't', 't', 1, 2)`);
+    old.exec(`INSERT INTO run_hosts (run_id, host, ok, changed) VALUES (1, 'web1', 1, 2)`);
+    old.close();
+    const db = openDatabase(file);
+    t.after(() => db.close());
+    assert.equal(db.pragma('user_version', { simple: true }), migrationCount);
+    assert.deepEqual(db.pragma('foreign_key_check'), []);
+    const record = new TargetStore(db).record('web');
+    assert.equal(record.lastCheck?.id, 1);
+    assert.equal(record.lastConclusive?.summary.changed, 2);
+    assert.deepEqual(record.hosts, { total: 1, drifted: 1, unreachable: 0, failed: 0 });
+    assert.equal(new RunStore(db).detail(1)?.hosts[0]?.host, 'web1', 'per-host rows survive the rebuilt runs table');
   });
 });
