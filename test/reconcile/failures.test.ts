@@ -14,6 +14,12 @@ import { waitFor } from '../helpers/wait.js';
  * error, never a green, and never a daemon that goes down or waits for the run timeout.
  */
 
+/** A playbook of one debug task over all hosts. */
+const hello = playbook(`
+    - name: hello
+      ansible.builtin.debug: { msg: hi }
+`);
+
 const hostsIni = 'cache1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
 
 describe('a target whose inventory yields no host', () => {
@@ -21,17 +27,11 @@ describe('a target whose inventory yields no host', () => {
 
   before(async () => {
     f = await makeFleet({
-      'playbooks/site.yml': playbook(`
-    - name: hello
-      ansible.builtin.debug: { msg: hi }
-`),
+      'playbooks/site.yml': hello,
       // Ansible ignores .ini files inside an inventory folder (inventory_ignore_extensions).
       'inventories/cache/hosts.ini': hostsIni,
       'inventories/shared.yml': localInventory('/tmp/fleetcd-unused', ['web1']),
-      'playbooks/shared.yml': `${playbook(`
-    - name: hello
-      ansible.builtin.debug: { msg: hi }
-`)}\n- name: databases\n  hosts: db\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug: { msg: db }\n`,
+      'playbooks/shared.yml': `${hello}\n- name: databases\n  hosts: db\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug: { msg: db }\n`,
     }, { config: { targets: { shared: { playbook: 'playbooks/shared.yml' } } } });
   });
 
@@ -64,10 +64,7 @@ describe('programs that cannot start and logs that cannot be written', () => {
 
   before(async () => {
     f = await makeFleet({
-      'playbooks/site.yml': playbook(`
-    - name: hello
-      ansible.builtin.debug: { msg: hi }
-`),
+      'playbooks/site.yml': hello,
       'inventories/web.yml': localInventory('/tmp/fleetcd-unused', ['web1']),
     });
   });
@@ -129,10 +126,7 @@ describe('a requirements.yml install that hangs', () => {
     galaxy = await hangingServer();
     f = await makeFleet(
       {
-        'playbooks/site.yml': playbook(`
-    - name: hello
-      ansible.builtin.debug: { msg: hi }
-`),
+        'playbooks/site.yml': hello,
         'inventories/web.yml': localInventory('/tmp/fleetcd-unused', ['web1']),
         'requirements.yml': `collections:\n  - name: example.hang\n    source: http://127.0.0.1:${galaxy.port}/\n`,
       },
