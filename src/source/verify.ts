@@ -23,10 +23,6 @@ export class SignaturePolicy {
     private readonly homeRoot: string,
   ) {}
 
-  get mode(): Verify['mode'] {
-    return this.verify.mode;
-  }
-
   /** Why the commit must not run, or undefined when its signature is accepted. */
   async refusalOf(mirror: Mirror, commit: CommitInfo): Promise<string | undefined> {
     const keys = this.keysFile();

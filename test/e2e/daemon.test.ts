@@ -8,6 +8,7 @@ import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { killGroups, processesMentioning } from '../helpers/processes.js';
 import { inventoryYaml, type SshHost, type SshHosts, startSshHosts } from '../helpers/sshd.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { GiveUp, waitFor as waitUntil } from '../helpers/wait.js';
 
 /*
  * The whole daemon as a user runs it: `fleetcd serve` as a process, a real git origin, real sshd hosts, real
@@ -198,25 +199,18 @@ describe('fleetcd serve, end to end', { timeout: 170_000 }, () => {
     return { status: response.status, body: (await response.json()) as { runs: Array<{ id: number; target: string }> } };
   };
 
-  /** Polls every 200 ms until `done(value)`; the timeout message carries the last answer (or error). */
-  const waitFor = async <T>(what: string, timeoutMs: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown = 'no answer yet';
-    for (;;) {
-      if (daemon.exited()) {
-        throw new Error(`waiting for ${what}: the daemon exited (${daemon.child.exitCode ?? daemon.child.signalCode})`);
-      }
-      try {
+  /** Polls until `done(value)`; gives up at once when the daemon has exited. */
+  const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> =>
+    waitUntil(
+      what,
+      async () => {
+        if (daemon.exited()) throw new GiveUp(`the daemon exited (${daemon.child.exitCode ?? daemon.child.signalCode})`);
         const value = await probe();
-        last = value;
-        if (done(value)) return value;
-      } catch (error) {
-        last = error;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${excerpt(last)}`);
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-  };
+        return done(value) ? value : undefined;
+      },
+      timeoutMs,
+      POLL_MS,
+    );
   const targetOf = (status: Status, name: string): TargetView => {
     const target = status.targets.find((x) => x.name === name);
     assert.ok(target, `target ${name} in ${excerpt(status.targets.map((x) => x.name))}`);

@@ -4,6 +4,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Thrown by a probe to stop waiting at once (the thing waited on can no longer happen). */
+export class GiveUp extends Error {}
+
 /**
  * Polls `probe` until it returns a value other than undefined or false (that value is returned), or fails
  * after `timeoutMs` naming `what` and the probe's last error.
@@ -21,6 +24,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value !== undefined && value !== false) return value;
     } catch (error) {
+      if (error instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${error.message}`);
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
