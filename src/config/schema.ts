@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
 
@@ -25,6 +26,10 @@ const expected = {
   repoPath: 'must be a relative path inside the repository, without .. segments',
   targetName: 'must be a target name: letters, digits, _ . - and starting with a letter or digit',
   varName: 'must be a variable name: letters, digits and _, not starting with a digit',
+  percent: 'must be a percentage from 0% to 100%, like 10%',
+  cron: 'must be a cron expression like "0 2 * * 1-5" (minute hour day-of-month month day-of-week)',
+  timezone: 'must be an IANA time zone like UTC or Europe/Berlin',
+  retries: 'must be an integer ≥ 0',
 } as const;
 
 /** Timers hold at most 2^31-1 ms; Node fires a longer one after 1 ms, which would turn a poll into a busy loop. */
@@ -47,15 +52,60 @@ const isMapping = (payload: z.core.ParsePayload) => typeof payload.value === 'ob
 /** An empty YAML key (`ansible:` with every line under it commented out) means "not set", not null. */
 const nullAsAbsent = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? undefined, schema);
 
-function duration(options: { allowZero?: boolean } = {}) {
+/** `timer: false` for a duration that never goes into a timer (an age), which may exceed 24 days. */
+function duration(options: { allowZero?: boolean; timer?: boolean } = {}) {
   return z.string({ error: expected.duration }).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) return reject(ctx, expected.duration, value);
     if (ms === 0 && !options.allowZero) return reject(ctx, 'must be longer than 0', value);
-    if (ms > maxDurationMs) return reject(ctx, `must be at most ${formatDuration(maxDurationMs)}`, value);
+    if (options.timer !== false && ms > maxDurationMs) return reject(ctx, `must be at most ${formatDuration(maxDurationMs)}`, value);
     return ms;
   });
 }
+
+/** `10%` as 0.1: a share of an interval. */
+const percent = () =>
+  z.string({ error: expected.percent }).transform((value, ctx) => {
+    const match = /^(\d{1,3}(?:\.\d+)?)%$/.exec(value.trim());
+    const share = match ? Number(match[1]) / 100 : Number.NaN;
+    if (!(share >= 0 && share <= 1)) return reject(ctx, expected.percent, value);
+    return share;
+  });
+
+const timezone = () =>
+  text().refine(
+    (zone) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: expected.timezone },
+  );
+
+/** A cron expression croner can read: five fields (minute first) or six (seconds first). */
+const cronExpression = () =>
+  text().refine(
+    (pattern) => {
+      try {
+        new Cron(pattern, { paused: true });
+        return pattern.trim().split(/\s+/).length >= 5;
+      } catch {
+        return false;
+      }
+    },
+    { error: expected.cron },
+  );
+
+/** A maintenance window: applies may start from each time the cron names until `duration` later. */
+const applyWindow = () =>
+  mapping({ cron: cronExpression(), duration: duration(), timezone: timezone().default('UTC') }).transform(
+    ({ duration: durationMs, ...rest }) => ({ ...rest, durationMs }),
+  );
+
+const retryCount = () => z.int({ error: expected.retries }).min(0, { error: expected.retries });
 
 /** A file on this host, absolute once parsed. */
 const hostFile = (configDir: string) =>
@@ -154,18 +204,44 @@ function ansibleSchema(configDir: string) {
   }).transform(({ controlPersist, ...rest }) => ({ ...rest, controlPersistMs: controlPersist }));
 }
 
+const retrySchema = () =>
+  mapping({
+    limit: retryCount().default(3),
+    initialDelay: duration().prefault('1m'),
+    maxDelay: duration().prefault('30m'),
+  }).transform(({ initialDelay, maxDelay, ...rest }) => ({ ...rest, initialDelayMs: initialDelay, maxDelayMs: maxDelay }));
+
+/** A target's own retry settings: each key left out comes from `reconcile.retry`. */
+const retryOverrides = () =>
+  mapping({ limit: retryCount().optional(), initialDelay: duration().optional(), maxDelay: duration().optional() }).transform(
+    ({ limit, initialDelay, maxDelay }) => ({
+      ...(limit === undefined ? {} : { limit }),
+      ...(initialDelay === undefined ? {} : { initialDelayMs: initialDelay }),
+      ...(maxDelay === undefined ? {} : { maxDelayMs: maxDelay }),
+    }) as { limit?: number; initialDelayMs?: number; maxDelayMs?: number },
+  );
+
 const reconcileSchema = () =>
   mapping({
     mode: mode().default('detect'),
     interval: duration().prefault('15m'),
+    jitter: percent().prefault('10%'),
     concurrency: count().default(2),
     timeout: duration().prefault('30m'),
     shutdownGrace: duration({ allowZero: true }).prefault('30s'),
+    retry: nullAsAbsent(retrySchema().prefault({})),
+    applyWindows: list(applyWindow()).default([]),
   }).transform(({ interval, timeout, shutdownGrace, ...rest }) => ({
     ...rest,
     intervalMs: interval,
     timeoutMs: timeout,
     shutdownGraceMs: shutdownGrace,
+  }));
+
+const retentionSchema = () =>
+  mapping({ maxAge: duration({ timer: false }).prefault('30d'), maxRunsPerTarget: count().default(1000) }).transform(({ maxAge, ...rest }) => ({
+    ...rest,
+    maxAgeMs: maxAge,
   }));
 
 const varName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: expected.varName });
@@ -182,7 +258,47 @@ function targetSchema(configDir: string) {
     forks: count().optional(),
     timeout: duration().optional(),
     become: flag().optional(),
-  }).transform(({ timeout, ...rest }) => (timeout === undefined ? rest : { ...rest, timeoutMs: timeout }) as typeof rest & { timeoutMs?: number });
+    interval: duration().optional(),
+    jitter: percent().optional(),
+    retry: retryOverrides().optional(),
+    applyWindows: list(applyWindow()).optional(),
+    dependsOn: list(targetName()).optional(),
+    soak: duration({ allowZero: true }).optional(),
+  }).transform(
+    ({ timeout, interval, soak, ...rest }) =>
+      ({
+        ...rest,
+        ...(timeout === undefined ? {} : { timeoutMs: timeout }),
+        ...(interval === undefined ? {} : { intervalMs: interval }),
+        ...(soak === undefined ? {} : { soakMs: soak }),
+      }) as typeof rest & { timeoutMs?: number; intervalMs?: number; soakMs?: number },
+  );
+}
+
+const targetName = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: expected.targetName });
+
+/** The first dependency cycle among the targets, as names in order with the first repeated (a → b → a). */
+export function dependencyCycle(targets: Record<string, { dependsOn?: readonly string[] }>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'visiting');
+    path.push(name);
+    for (const next of targets[name]?.dependsOn ?? []) {
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const name of Object.keys(targets).sort()) {
+    const cycle = visit(name);
+    if (cycle) return cycle;
+  }
+  return undefined;
 }
 
 /** Per-target settings from `targets.<name>`; each one left out falls back to the global setting. */
@@ -194,7 +310,6 @@ export type TargetOverrides = z.output<ReturnType<typeof targetSchema>>;
  */
 export function configSchema(file: string) {
   const configDir = path.dirname(path.resolve(file));
-  const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: expected.targetName });
   return mapping({
     repository: nullAsAbsent(repositorySchema(configDir)),
     stateDir: text()
@@ -208,8 +323,21 @@ export function configSchema(file: string) {
     ansible: nullAsAbsent(ansibleSchema(configDir).prefault({})),
     reconcile: nullAsAbsent(reconcileSchema().prefault({})),
     targets: nullAsAbsent(
-      z.record(targetName, nullAsAbsent(targetSchema(configDir).prefault({})), { error: expected.mapping }).default({}),
+      z
+        .record(targetName(), nullAsAbsent(targetSchema(configDir).prefault({})), { error: expected.mapping })
+        .default({})
+        .superRefine((targets, ctx) => {
+          const cycle = dependencyCycle(targets);
+          if (!cycle) return;
+          ctx.issues.push({
+            code: 'custom',
+            path: [cycle[0]!, 'dependsOn'],
+            input: undefined,
+            message: `forms a dependency cycle: ${cycle.join(' → ')}`,
+          });
+        }),
     ),
+    retention: nullAsAbsent(retentionSchema().prefault({})),
   }).transform((parsed) => ({ file: path.resolve(file), configDir, ...parsed }));
 }
 

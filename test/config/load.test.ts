@@ -73,6 +73,11 @@ reconcile:
   concurrency: 4
   timeout: 45m
   shutdownGrace: 500ms
+  jitter: 25%
+  retry: { limit: 5, initialDelay: 30s, maxDelay: 1h }
+  applyWindows:
+    - { cron: "0 2 * * 1-5", duration: 2h, timezone: Europe/Berlin }
+retention: { maxAge: 90d, maxRunsPerTarget: 200 }
 targets:
   web:
     mode: apply
@@ -85,6 +90,12 @@ targets:
     forks: 5
     timeout: 10m
     become: true
+    interval: 5m
+    jitter: 0%
+    retry: { limit: 1 }
+    applyWindows: []
+    dependsOn: [db.primary]
+    soak: 30m
   db.primary:
 `;
 
@@ -106,8 +117,18 @@ describe('loadConfig', () => {
       stateDir: '/var/lib/fleetcd',
       api: { host: '127.0.0.1', port: 9110 },
       ansible: { vaultIds: [], pipelining: true, controlPersistMs: 60_000 },
-      reconcile: { mode: 'detect', intervalMs: 900_000, concurrency: 2, timeoutMs: 1_800_000, shutdownGraceMs: 30_000 },
+      reconcile: {
+        mode: 'detect',
+        intervalMs: 900_000,
+        jitter: 0.1,
+        concurrency: 2,
+        timeoutMs: 1_800_000,
+        shutdownGraceMs: 30_000,
+        retry: { limit: 3, initialDelayMs: 60_000, maxDelayMs: 1_800_000 },
+        applyWindows: [],
+      },
       targets: {},
+      retention: { maxAgeMs: 30 * 86_400_000, maxRunsPerTarget: 1000 },
     });
   });
 
@@ -146,10 +167,14 @@ describe('loadConfig', () => {
     assert.deepEqual(config.reconcile, {
       mode: 'apply',
       intervalMs: 5_400_000,
+      jitter: 0.25,
       concurrency: 4,
       timeoutMs: 2_700_000,
       shutdownGraceMs: 500,
+      retry: { limit: 5, initialDelayMs: 30_000, maxDelayMs: 3_600_000 },
+      applyWindows: [{ cron: '0 2 * * 1-5', durationMs: 7_200_000, timezone: 'Europe/Berlin' }],
     });
+    assert.deepEqual(config.retention, { maxAgeMs: 90 * 86_400_000, maxRunsPerTarget: 200 });
     assert.deepEqual(config.targets, {
       web: {
         mode: 'apply',
@@ -162,6 +187,12 @@ describe('loadConfig', () => {
         forks: 5,
         timeoutMs: 600_000,
         become: true,
+        intervalMs: 300_000,
+        jitter: 0,
+        retry: { limit: 1 },
+        applyWindows: [],
+        dependsOn: ['db.primary'],
+        soakMs: 1_800_000,
       },
       'db.primary': {},
     });
@@ -318,6 +349,28 @@ describe('parseConfig messages', () => {
     assert.deepEqual(config.api, { host: '127.0.0.1', port: 9110 });
     assert.equal(config.reconcile.mode, 'detect');
     assert.deepEqual(config.targets, { web: {} });
+  });
+});
+
+describe('operations settings', () => {
+  it('refuses a dependency cycle, naming it', () => {
+    const raw = { ...minimal, targets: { prod: { dependsOn: ['staging'] }, staging: { dependsOn: ['canary'] }, canary: { dependsOn: ['prod'] } } };
+    assert.equal(problemsOf(raw), 'fleetcd.yaml: targets.canary.dependsOn: forms a dependency cycle: canary → prod → staging → canary');
+    assert.equal(problemsOf({ ...minimal, targets: { web: { dependsOn: ['web'] } } }), 'fleetcd.yaml: targets.web.dependsOn: forms a dependency cycle: web → web');
+  });
+
+  it('names a bad window, jitter or retry with what was found', () => {
+    const windows = (window: Record<string, unknown>) => problemsOf({ ...minimal, reconcile: { applyWindows: [window] } });
+    assert.match(windows({ cron: 'at two', duration: '2h' }), /^fleetcd\.yaml: reconcile\.applyWindows\.0\.cron: must be a cron expression .*, got "at two"$/);
+    assert.match(windows({ cron: '0 2 * * *', duration: '2h', timezone: 'Mars/Olympus' }), /reconcile\.applyWindows\.0\.timezone: must be an IANA time zone .*, got "Mars\/Olympus"$/);
+    assert.match(windows({ cron: '0 2 * * *' }), /reconcile\.applyWindows\.0\.duration: is required$/);
+    assert.match(problemsOf({ ...minimal, reconcile: { jitter: '150%' } }), /reconcile\.jitter: must be a percentage from 0% to 100%, like 10%, got "150%"$/);
+    assert.match(problemsOf({ ...minimal, targets: { web: { retry: { limit: -1 } } } }), /targets\.web\.retry\.limit: must be an integer ≥ 0, got -1$/);
+    assert.match(problemsOf({ ...minimal, retention: { maxRunsPerTarget: 0 } }), /retention\.maxRunsPerTarget: must be an integer ≥ 1, got 0$/);
+  });
+
+  it('takes retention ages longer than a timer can hold', () => {
+    assert.equal(parseConfig({ ...minimal, retention: { maxAge: '365d' } }, 'fleetcd.yaml').retention.maxAgeMs, 365 * 86_400_000);
   });
 });
 
