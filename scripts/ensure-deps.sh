@@ -24,6 +24,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ ! -f dist/cli/main.js ] || [ -n "$(find src ansible -newer dist/cli/main.js -print -quit)" ]; then
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src ansible web -newer dist/cli/main.js -print -quit)" ]; then
   npm run build --silent
 fi

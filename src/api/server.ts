@@ -26,6 +26,7 @@ import {
   targetDetailSchema,
 } from './schemas.js';
 import { serializerCompiler, validatorCompiler } from './validation.js';
+import { registerPage } from './static.js';
 import { registerWebhooks } from './webhooks.js';
 
 export type ApiOptions = {
@@ -77,6 +78,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     transform: jsonSchemaTransform,
   });
   void app.register(routes(options));
+  void app.register(registerPage);
   return app;
 }
 
