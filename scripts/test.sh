@@ -5,7 +5,7 @@
 # their time is spent waiting on Ansible and SSH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-deps.sh
+bash scripts/ensure-deps.sh --test
 npm run --silent typecheck
 npm run --silent lint
 shopt -s globstar nullglob

@@ -1,21 +1,29 @@
-import { readSecretFile, type Config } from './config/index.js';
+import { loadConfig, readSecretFile, type Config } from './config/index.js';
 import { messageOf } from './errors.js';
 import type { Logger } from './log.js';
 import { buildApi } from './api/server.js';
 import { openFleet } from './reconcile/open.js';
+import { GitSource } from './source/index.js';
+import { SqliteSourceHistory } from './store/source-history.js';
 
-export type Daemon = { address: string; stop: () => Promise<void> };
+export type Daemon = {
+  address: string;
+  /** Reads the config file again (SIGHUP); false, with the old config kept, when it is not valid. */
+  reload: () => boolean;
+  stop: () => Promise<void>;
+};
 
 /**
  * Wire-up only: open the fleet (lock, record, crash recovery), start the source watcher and the
  * reconciler, then the API. Every input problem (config, token file) surfaces before anything starts.
  */
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
-  const token = config.api.tokenFile ? readSecretFile(config.api.tokenFile, 'api.tokenFile') : undefined;
+export async function startDaemon(initial: Config, log: Logger): Promise<Daemon> {
+  let config = initial;
+  let token = config.api.tokenFile ? readSecretFile(config.api.tokenFile, 'api.tokenFile') : undefined;
   const opened = await openFleet(config, log, 'serve');
-  const { fleet, source } = opened;
+  const { fleet, source, db } = opened;
   let address: string;
-  const api = buildApi({ fleet, log, token, repository: config.repository });
+  const api = buildApi({ fleet, log, token: () => token, repository: config.repository });
   try {
     address = await api.listen({ host: config.api.host, port: config.api.port });
   } catch (error) {
@@ -26,6 +34,26 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   log.info({ address, stateDir: config.stateDir }, 'fleetcd API listening');
   fleet.watch(source);
 
+  const reload = (): boolean => {
+    let next: Config;
+    try {
+      next = loadConfig(config.file);
+      token = next.api.tokenFile ? readSecretFile(next.api.tokenFile, 'api.tokenFile') : undefined;
+    } catch (error) {
+      log.error({ file: config.file, err: messageOf(error) }, 'config reload refused; the config in force stays');
+      return false;
+    }
+    if (next.stateDir !== config.stateDir) log.warn({ from: config.stateDir, to: next.stateDir }, 'stateDir changed: it takes a restart; keeping the old one');
+    if (next.api.host !== config.api.host || next.api.port !== config.api.port) {
+      log.warn({ from: `${config.api.host}:${config.api.port}`, to: `${next.api.host}:${next.api.port}` }, 'api.listen changed: it takes a restart');
+    }
+    config = { ...next, stateDir: config.stateDir, api: { ...next.api, host: config.api.host, port: config.api.port } };
+    const effective = config;
+    fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
+    log.info({ file: config.file }, 'config reloaded');
+    return true;
+  };
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -35,5 +63,5 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       opened.close();
       log.info('stopped');
     })());
-  return { address, stop };
+  return { address, reload, stop };
 }

@@ -6,9 +6,10 @@ import { FleetError } from '../errors.js';
  * Checks `Authorization: Bearer <token>` in constant time. Runs in onRequest, before the body is parsed,
  * so a request without the token learns nothing about the body's schema.
  */
-export function requireBearer(token: string | undefined) {
-  const expected = token ? digest(token) : undefined;
+export function requireBearer(token: () => string | undefined) {
   return async (request: FastifyRequest): Promise<void> => {
+    const secret = token();
+    const expected = secret ? digest(secret) : undefined;
     if (!expected) throw new FleetError('unauthorized', 'this endpoint needs api.tokenFile to be configured');
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);

@@ -73,6 +73,10 @@ export const reconcileBodySchema = z
       .enum(['check', 'apply'], { error: 'must be "check" or "apply"' })
       .optional()
       .describe('check never applies; apply applies whatever the target mode; absent follows the mode'),
+    force: z
+      .boolean({ error: 'must be true or false' })
+      .optional()
+      .describe('apply now, through apply windows, dependencies and retry backoff'),
   })
   .nullish()
   .transform((body) => body ?? {});
@@ -82,6 +86,19 @@ export const queuedRunsSchema = z.object({
   runs: z.array(z.object({ id: z.number().int(), target: z.string() })).describe('per target, the run that executes first'),
 });
 export type QueuedRuns = z.infer<typeof queuedRunsSchema>;
+
+export const suspendBodySchema = z
+  .strictObject({ reason: z.string({ error: 'must be a string' }).max(500, { error: 'must be at most 500 characters' }).optional() })
+  .nullish()
+  .transform((body) => body ?? {});
+
+export const rollbackBodySchema = z.strictObject({
+  revision: z
+    .string({ error: 'must be a commit sha' })
+    .regex(/^[0-9a-f]{7,40}$/, { error: 'must be a commit sha (7 to 40 lowercase hex digits)' })
+    .describe('a revision the source accepted before (GET /api/v1/source lists them)'),
+  reason: z.string({ error: 'must be a string' }).max(500, { error: 'must be at most 500 characters' }).optional(),
+});
 
 export const cancelSchema = z.object({ id: z.number().int(), cancelling: z.literal(true) });
 

@@ -17,12 +17,14 @@ import {
   nameParams,
   queuedRunsSchema,
   reconcileBodySchema,
+  rollbackBodySchema,
   runDetailSchema,
   runListSchema,
   runsQuery,
   sourceQuery,
   sourceViewSchema,
   statusViewSchema,
+  suspendBodySchema,
   targetDetailSchema,
 } from './schemas.js';
 import { serializerCompiler, validatorCompiler } from './validation.js';
@@ -32,8 +34,8 @@ import { registerWebhooks } from './webhooks.js';
 export type ApiOptions = {
   fleet: Fleet;
   log: Logger;
-  /** The bearer token every POST needs; without one, POSTs are refused. */
-  token?: string;
+  /** The bearer token every POST needs (read again after a config reload); without one, POSTs are refused. */
+  token: () => string | undefined;
   /** The watched repository: the webhook route needs its branch and `webhookSecretFile`. */
   repository?: Config['repository'];
   /** Parse every response against its schema (tests): a response that drifted from the document fails. */
@@ -170,7 +172,55 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const body = request.body;
-        const runs = fleet.reconcile(body.targets, { trigger: 'api', mode: body.mode });
+        const runs = fleet.reconcile(body.targets, { trigger: 'api', mode: body.mode, force: body.force, requestedBy: 'api' });
+        return reply.code(202).send({ runs });
+      },
+    );
+
+    app.post(
+      '/api/v1/targets/:name/suspend',
+      {
+        ...write,
+        schema: {
+          summary: 'stop automatic runs of a target (idempotent; kept across restarts)',
+          security,
+          params: nameParams,
+          body: suspendBodySchema,
+          response: { 200: targetDetailSchema, ...errors },
+        },
+      },
+      async (request) => fleet.suspend(request.params.name, { by: 'api', reason: request.body.reason }),
+    );
+
+    app.post(
+      '/api/v1/targets/:name/resume',
+      {
+        ...write,
+        schema: {
+          summary: 'end a suspension and a hold, and reconcile at once (idempotent)',
+          security,
+          params: nameParams,
+          body: suspendBodySchema,
+          response: { 200: targetDetailSchema, ...errors },
+        },
+      },
+      async (request) => fleet.resume(request.params.name, { by: 'api' }),
+    );
+
+    app.post(
+      '/api/v1/targets/:name/rollback',
+      {
+        ...write,
+        schema: {
+          summary: 'apply an accepted revision to every host and hold the target there',
+          security,
+          params: nameParams,
+          body: rollbackBodySchema,
+          response: { 202: queuedRunsSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const runs = fleet.rollback(request.params.name, request.body.revision, { by: 'api', reason: request.body.reason });
         return reply.code(202).send({ runs });
       },
     );

@@ -58,7 +58,7 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
         if (decision.action === 'ping') return reply.code(200).send({ ...about, pong: true });
         if (decision.action === 'ignore') return reply.code(202).send({ ...about, ignored: true, reason: decision.reason });
         options.log.info(about, 'webhook push: fetching now');
-        void options.fleet.fetchNow();
+        void options.fleet.fetchNow('webhook');
         return reply.code(202).send({ ...about, fetching: true });
       },
     );

@@ -110,6 +110,10 @@ async function serve(file: string): Promise<number> {
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    process.on('SIGHUP', () => {
+      log.info({ signal: 'SIGHUP' }, 'signal received: reloading the config');
+      daemon.reload();
+    });
   });
   return 0;
 }

@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,16 +18,21 @@ import { targetView, type StatusView, type TargetDetail, type TargetView } from 
 
 export type FleetStores = { runs: RunStore; targets: TargetStore };
 
+/** Who set a control, and why. */
+export type Actor = { by: string; reason?: string | null };
+
 /**
  * The fleet as the API and CLI see it: the source watcher, the reconciler and the record, wired together,
- * with the schedule (poll, drift interval) that drives them.
+ * with what drives them (polls, commits, webhooks) and what operators do to them (suspend, resume, rollback).
  */
 export class Fleet {
   readonly reconciler: Reconciler;
   private watcher: SourceWatcher | undefined;
-  private driftTimer: NodeJS.Timeout | undefined;
   private fixedRevision: Revision | undefined;
   private runner: Runner;
+  private loadedAt = new Date().toISOString();
+  /** The trigger of the reconcile the next new revision causes (a webhook's fetch says `webhook`). */
+  private nextCommitTrigger: Trigger = 'commit';
 
   constructor(
     private config: Config,
@@ -38,9 +43,11 @@ export class Fleet {
     this.reconciler = new Reconciler({
       config: () => this.config,
       store: stores.runs,
+      targets: stores.targets,
       runner: () => this.runner,
       log,
       revision: () => this.revision,
+      revisionAt: (sha) => this.revisionAt(sha),
     });
   }
 
@@ -48,20 +55,23 @@ export class Fleet {
     return this.watcher?.state.revision ?? this.fixedRevision;
   }
 
-  /** Daemon mode: fetch now and on every poll, reconcile on each new commit and on the drift interval. */
+  /** Daemon mode: fetch now and on every poll, reconcile every target on each new revision. */
   watch(source: GitSource): void {
-    this.watcher = new SourceWatcher(source, this.config.repository.pollIntervalMs, this.log, (revision, first) => {
-      this.stores.runs.rememberCommit(revision);
-      this.reconcileAll(first ? 'startup' : 'commit');
-      try {
-        source.prune(this.config.repository.keepRevisions, this.reconciler.revisionsInUse());
-      } catch (error) {
-        this.log.warn({ err: messageOf(error) }, 'could not prune old checkouts');
-      }
-    });
+    this.watcher?.stop();
+    this.watcher = new SourceWatcher(
+      source,
+      this.config.repository.pollIntervalMs,
+      this.log,
+      (revision, first) => {
+        this.stores.runs.rememberCommit(revision);
+        const trigger = first ? 'startup' : this.nextCommitTrigger;
+        this.nextCommitTrigger = 'commit';
+        this.reconcileAll(trigger, first ? undefined : revision.author);
+        this.prune(source);
+      },
+      this.watcher?.state.revision,
+    );
     this.watcher.start();
-    this.driftTimer = setInterval(() => this.reconcileAll('schedule'), this.config.reconcile.intervalMs);
-    this.driftTimer.unref();
   }
 
   /** One-shot mode: use this revision, fetched by the caller. */
@@ -70,20 +80,34 @@ export class Fleet {
     this.fixedRevision = revision;
   }
 
+  /**
+   * Takes a config the daemon reloaded (SIGHUP) without stopping runs in flight: Ansible settings apply to the
+   * next runs, the concurrency cap and schedules at once, and a changed repository section gets a new source
+   * (the revision in use stays until it fetched). `stateDir` and `api.listen` need a restart (main.ts says so).
+   */
+  reload(config: Config, source: () => GitSource): void {
+    const repositoryChanged = JSON.stringify(config.repository) !== JSON.stringify(this.config.repository);
+    this.config = config;
+    this.loadedAt = new Date().toISOString();
+    this.runner = new Runner(join(config.stateDir, 'work'), config.ansible);
+    this.reconciler.reconfigure(config);
+    if (repositoryChanged && this.watcher) this.watch(source());
+  }
+
   /** The source for `GET /api/v1/source`: what is watched, the revision in use, errors, the tips seen. */
   sourceView(limit?: number): SourceView {
     if (!this.watcher) throw new FleetError('not-found', 'this fleetcd is not watching a repository');
     return this.watcher.source.view(this.watcher.state, limit);
   }
 
-  /** Fetch now (webhooks, tests). */
-  async fetchNow(): Promise<void> {
+  /** Fetch now (webhooks, tests); a new revision it finds is reconciled with `trigger`. */
+  async fetchNow(trigger: Trigger = 'commit'): Promise<void> {
+    this.nextCommitTrigger = trigger;
     await this.watcher?.poll();
   }
 
   async stop(graceMs: number): Promise<void> {
     this.watcher?.stop();
-    clearInterval(this.driftTimer);
     await this.reconciler.shutdown(graceMs);
   }
 
@@ -99,6 +123,22 @@ export class Fleet {
     }
   }
 
+  suspend(name: string, actor: Actor): TargetDetail {
+    this.reconciler.suspend(name, { by: actor.by, reason: actor.reason ?? null, at: new Date().toISOString() });
+    return this.target(name);
+  }
+
+  resume(name: string, actor: Actor): TargetDetail {
+    this.reconciler.resume(name, actor.by);
+    return this.target(name);
+  }
+
+  /** Holds a target at a revision the source accepted before (a full sha, or an unambiguous prefix of one). */
+  rollback(name: string, revision: string, actor: Actor): Array<{ id: number; target: string }> {
+    const sha = this.acceptedRevision(revision);
+    return this.reconciler.rollback(name, sha, { by: actor.by, reason: actor.reason ?? null, at: new Date().toISOString() });
+  }
+
   status(): StatusView {
     const revision = this.reconciler.revision();
     const state = this.watcher?.state;
@@ -107,6 +147,7 @@ export class Fleet {
         ? { sha: revision.sha, branch: revision.ref, fetchedAt: revision.fetchedAt, subject: revision.subject }
         : null,
       source: { error: state?.error ?? null, lastFetchAt: state?.lastFetchAt ?? null },
+      config: { file: this.config.file, loadedAt: this.loadedAt },
       targets: this.views(this.reconciler.list()),
     };
   }
@@ -121,23 +162,6 @@ export class Fleet {
       changedTasks: recap.kind === 'check' ? recap.changed : 0,
     }));
     return { ...view!, hosts };
-  }
-
-  /** The views of these targets, from a few reads of the record whatever their number. */
-  private views(targets: Target[]): TargetView[] {
-    const revision = this.reconciler.revision();
-    const records = this.stores.targets.records(targets.map((t) => t.name));
-    const commits = this.stores.targets.commits([...records.values()].flatMap((r) => (r.lastStarted ? [r.lastStarted.revision] : [])));
-    return targets.map((target) => {
-      const record = records.get(target.name)!;
-      return targetView({
-        target,
-        record,
-        running: this.reconciler.isBusy(target.name),
-        commit: record.lastStarted ? commits.get(record.lastStarted.revision) : undefined,
-        nonIdempotentTasks: revision ? this.stores.runs.nonIdempotentTasks(target.name, revision.sha) : [],
-      });
-    });
   }
 
   runs(filter: { target?: string; limit: number; beforeId?: number }): RunSummary[] {
@@ -168,9 +192,56 @@ export class Fleet {
     return { stream, size };
   }
 
-  private reconcileAll(trigger: Trigger): void {
+  /** The views of these targets, from a few reads of the record whatever their number. */
+  private views(targets: Target[]): TargetView[] {
+    const revision = this.reconciler.revision();
+    const records = this.stores.targets.records(targets.map((t) => t.name));
+    const commits = this.stores.targets.commits([...records.values()].flatMap((r) => (r.lastStarted ? [r.lastStarted.revision] : [])));
+    const shared = this.reconciler.sharedHosts(this.reconciler.list());
+    const current = revision ? { sha: revision.sha, branch: revision.ref } : undefined;
+    return targets.map((target) => {
+      const record = records.get(target.name)!;
+      const at = record.held?.revision ?? revision?.sha;
+      return targetView({
+        target,
+        record,
+        running: this.reconciler.isBusy(target.name),
+        commit: record.lastStarted ? commits.get(record.lastStarted.revision) : undefined,
+        nonIdempotentTasks: at ? this.stores.runs.nonIdempotentTasks(target.name, at) : [],
+        waiting: this.reconciler.waitingOf(target.name),
+        sharedHosts: shared.get(target.name) ?? [],
+        current,
+      });
+    });
+  }
+
+  /** The checkout of an accepted revision: the one in use, or one the source fetches again. */
+  private async revisionAt(sha: string): Promise<Revision> {
+    if (this.revision?.sha === sha) return this.revision;
+    if (this.fixedRevision?.sha === sha) return this.fixedRevision;
+    if (!this.watcher) throw new FleetError('not-found', `revision ${sha} is not available to this fleetcd`);
+    return this.watcher.source.revisionAt(sha);
+  }
+
+  private acceptedRevision(revision: string): string {
+    if (!/^[0-9a-f]{7,40}$/.test(revision)) throw new FleetError('bad-request', `revision: must be a commit sha (7 to 40 hex digits), got ${JSON.stringify(revision)}`);
+    const found = this.watcher?.source.acceptedMatching(revision) ?? (this.fixedRevision?.sha.startsWith(revision) ? [this.fixedRevision.sha] : []);
+    if (found.length === 0) throw new FleetError('not-found', `revision ${revision} was never accepted by this fleetcd's source; roll back to one in GET /api/v1/source`);
+    if (found.length > 1) throw new FleetError('bad-request', `revision ${revision} is ambiguous: ${found.map((s) => s.slice(0, 12)).join(', ')}`);
+    return found[0]!;
+  }
+
+  private prune(source: GitSource): void {
     try {
-      const runs = this.reconciler.request(undefined, { trigger });
+      source.prune(this.config.repository.keepRevisions, this.reconciler.revisionsInUse());
+    } catch (error) {
+      this.log.warn({ err: messageOf(error) }, 'could not prune old checkouts');
+    }
+  }
+
+  private reconcileAll(trigger: Trigger, requestedBy?: string): void {
+    try {
+      const runs = this.reconciler.request(undefined, { trigger, requestedBy });
       this.log.info({ trigger, runs: runs.length }, 'reconcile queued');
     } catch (error) {
       this.log.warn({ trigger, err: messageOf(error) }, 'reconcile not queued');

@@ -10,6 +10,8 @@ import { Aborted } from './abortable.js';
 import { decide, type Decision } from './decide.js';
 import { executeRun } from './execute-run.js';
 import type { Reconcile } from './reconcile.js';
+import type { Controls } from './controls.js';
+import type { HostLocks, HostSet } from './host-locks.js';
 import type { RevisionGate } from './revision-gate.js';
 import type { Target } from './targets.js';
 
@@ -39,6 +41,12 @@ export type PipelineDeps = {
   slots: PQueue;
   /** The target as the revision has it, or undefined when the revision no longer has it. */
   resolveTarget: (name: string, revision: Revision) => Target | undefined;
+  /** The revision a reconcile runs at: the one it asks for, its target's held one, or the branch's. */
+  pickRevision: (reconcile: Reconcile) => Promise<Revision | undefined>;
+  controls: Controls;
+  hostLocks: HostLocks;
+  /** The hosts of a target at a revision (listed once per revision). */
+  hostsOf: (target: Target, revision: Revision) => Promise<HostSet>;
   isStopping: () => boolean;
   /** A run record the reconcile opened (the reconciler keeps a map for cancel). */
   onRunCreated: (reconcile: Reconcile, runId: number) => void;
@@ -57,8 +65,8 @@ export type ReconcileContext = {
   decision?: Decision;
   apply?: RunSummary;
   verify?: RunSummary;
-  /** Lets the revision's checkout be pruned again. */
-  release?: () => void;
+  /** What the reconcile holds until its end: its revision's checkout, its hosts. */
+  releases: Array<() => void>;
 };
 
 /** A step that ends its run without Ansible: the run is recorded with this status and message. */
@@ -75,14 +83,15 @@ const steps: Record<StepName, Step> = {
   /** Picks the revision and the target at it, and installs the revision's requirements (once per revision). */
   async prepare(ctx) {
     const { deps, reconcile } = ctx;
-    const revision = deps.revisions.revision();
+    const revision = await deps.pickRevision(reconcile);
     const target = revision && deps.resolveTarget(reconcile.key, revision);
     if (!revision || !target) throw new RunAbandoned('interrupted', `target ${reconcile.key} no longer exists at the current revision`);
     reconcile.began(revision.sha);
-    ctx.release = deps.revisions.hold(revision.sha);
+    ctx.releases.push(deps.revisions.hold(revision.sha));
     ctx.revision = revision;
     ctx.target = target;
     ctx.requirements = await deps.revisions.prepare(revision, reconcile.signal);
+    ctx.releases.push(await deps.hostLocks.acquire(target.name, () => deps.hostsOf(target, revision), reconcile.signal));
     return { next: 'check' };
   },
 
@@ -97,8 +106,15 @@ const steps: Record<StepName, Step> = {
   async decide(ctx) {
     const { deps, reconcile, check, revision, target } = ctx;
     if (!check || !revision || !target) return { end: 'nothing was checked' };
+    const now = new Date();
     const decision = decide({
-      target: { name: target.name, mode: target.mode },
+      target: {
+        name: target.name,
+        mode: target.mode,
+        applyWindows: target.policy.applyWindows,
+        soakMs: target.policy.soakMs,
+        retryLimit: target.policy.retry.limit,
+      },
       check: {
         status: check.status,
         exitCode: check.exitCode,
@@ -110,10 +126,12 @@ const steps: Record<StepName, Step> = {
         appliedBefore: deps.store.hasApplied(target.name, revision.sha),
         knownNonIdempotent: new Set(deps.store.nonIdempotentTasks(target.name, revision.sha)),
       },
+      state: deps.controls.stateFor(target, revision, now),
       request: reconcile.request,
-      now: new Date(),
+      now,
     });
     ctx.decision = decision;
+    deps.controls.decided(target, decision, revision.sha);
     if (decision.kind === 'stop') return { end: decision.reason };
     if (decision.kind === 'wait') return { end: decision.waiting.detail };
     if (deps.isStopping()) return { end: 'fleetcd is stopping' };
@@ -127,6 +145,7 @@ const steps: Record<StepName, Step> = {
     ctx.apply = await execute(ctx, { check: false, limit });
     const { apply, deps } = ctx;
     deps.log.info({ target: apply.target, runId: apply.id, status: apply.status, changed: apply.summary.changed }, 'apply finished');
+    deps.controls.applied(ctx.target!, apply, new Date());
     if (apply.status !== 'succeeded') return { end: `the apply ${apply.status}` };
     if (deps.isStopping()) return { end: 'fleetcd is stopping' };
     openRun(ctx, 'check', limit, apply.id);
@@ -166,7 +185,7 @@ export async function runPipeline(ctx: ReconcileContext): Promise<void> {
       deps.log.error({ target: reconcile.key, step, err: messageOf(error), stack: (error as Error).stack }, 'reconcile failed unexpectedly');
     }
   } finally {
-    ctx.release?.();
+    for (const release of ctx.releases.reverse()) release();
   }
 }
 
@@ -179,6 +198,7 @@ function openRun(ctx: ReconcileContext, kind: RunKind, limit: string | undefined
     trigger: reconcile.request.trigger,
     revision: revision!.sha,
     limit,
+    requestedBy: reconcile.request.requestedBy,
   });
   deps.store.setFollowedBy(after, id);
   deps.onRunCreated(reconcile, id);

@@ -5,6 +5,12 @@ export type ReconcileRequest = {
   trigger: Trigger;
   /** `check` never applies; `apply` applies whatever the target's mode; unset follows the mode. */
   mode?: 'check' | 'apply';
+  /** Apply now, through apply windows, dependencies and retry backoff (never through a failed policy gate). */
+  force?: boolean;
+  /** Run at this revision instead of the branch's (a rollback, or a held target's revision). */
+  revision?: string;
+  /** Who asked: a token's name, `cli`, or the author of the commit that caused it. */
+  requestedBy?: string;
 };
 
 /**
@@ -48,7 +54,7 @@ export class Reconcile implements KeyedJob {
 
   /** Joins another request: an explicit apply or check wins over following the target's mode. */
   join(request: ReconcileRequest): void {
-    this.request = { ...this.request, mode: request.mode ?? this.request.mode };
+    this.request = { ...this.request, mode: request.mode ?? this.request.mode, force: request.force || this.request.force };
   }
 
   abort(reason: 'cancel' | 'shutdown'): void {

@@ -1,31 +1,46 @@
 import PQueue from 'p-queue';
 import type { Config } from '../config/index.js';
-import { FleetError } from '../errors.js';
+import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
+import type { Control, TargetStore } from '../store/targets.js';
+import type { Trigger } from '../store/types.js';
+import { Controls } from './controls.js';
+import type { Waiting } from './decide.js';
+import { HostLocks, type HostSet } from './host-locks.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { runPipeline, type PipelineDeps } from './pipeline.js';
 import { Reconcile, type ReconcileRequest } from './reconcile.js';
 import { RevisionGate } from './revision-gate.js';
+import { Scheduler } from './schedule.js';
 import { resolveTargets, type Target } from './targets.js';
+import { windowState, describeWindow } from './windows.js';
 
 export type { ReconcileRequest } from './reconcile.js';
 
 export type ReconcilerDeps = {
   config: () => Config;
   store: RunStore;
+  targets: TargetStore;
   runner: () => Runner;
   log: Logger;
   /** The newest revision the source accepted. */
   revision: () => Revision | undefined;
+  /** The checkout of an accepted revision, fetched again if it was pruned. */
+  revisionAt: (sha: string) => Promise<Revision>;
 };
+
+/** Triggers of reconciles nobody asked for in person: a suspended target gets none of them. */
+const automatic: ReadonlySet<Trigger> = new Set(['startup', 'schedule', 'commit', 'webhook', 'retry', 'window']);
 
 /**
  * Takes reconcile requests and runs them: per target one reconcile at a time with at most one waiting behind
- * it (requests join the waiting one), and across targets at most `reconcile.concurrency` ansible-playbook
- * processes at once. What a reconcile does is its pipeline (pipeline.ts).
+ * it (requests join the waiting one), targets that share a host one after the other, and across targets at most
+ * `reconcile.concurrency` ansible-playbook processes at once. What a reconcile does is its pipeline
+ * (pipeline.ts); the controls around its decision (suspension, holds, windows, dependencies, retries) are here
+ * and in controls.ts.
  */
 export class Reconciler {
   private readonly slots: PQueue;
@@ -35,9 +50,13 @@ export class Reconciler {
   /** Reconciles taken out of the queue (cancelled or stopped before they ran) that are recording that. */
   private readonly evicted = new Set<Reconcile>();
   private readonly revisions: RevisionGate;
+  private readonly scheduler: Scheduler;
+  readonly controls: Controls;
   private readonly pipeline: PipelineDeps;
+  /** Hosts per target and revision, listed when two targets could overlap; `known` once the listing is done. */
+  private readonly hosts = new Map<string, { listing: Promise<HostSet>; known?: HostSet }>();
   /** Targets per revision checkout, for the config they were worked out with. */
-  private targetsOf = new Map<string | undefined, Target[]>();
+  private readonly targetsOf = new Map<string | undefined, Target[]>();
   private targetsConfig: Config | undefined;
   private stopping = false;
 
@@ -50,6 +69,15 @@ export class Reconciler {
       current: deps.revision,
     });
     this.queue = new KeyedQueue((reconcile) => this.run(reconcile));
+    this.scheduler = new Scheduler((target, trigger) => this.requestOne(target, trigger));
+    this.controls = new Controls({
+      runs: deps.store,
+      targets: deps.targets,
+      scheduler: this.scheduler,
+      targetsAt: (root) => this.targetsAt(root),
+      request: (target, trigger) => this.requestOne(target, trigger),
+      log: deps.log,
+    });
     this.pipeline = {
       config: deps.config,
       store: deps.store,
@@ -57,7 +85,11 @@ export class Reconciler {
       log: deps.log,
       revisions: this.revisions,
       slots: this.slots,
+      controls: this.controls,
+      hostLocks: new HostLocks(),
+      hostsOf: (target, revision) => this.hostsOf(target, revision),
       resolveTarget: (name, revision) => this.targetsAt(revision.root).find((t) => t.name === name),
+      pickRevision: (reconcile) => this.pickRevision(reconcile),
       isStopping: () => this.stopping,
       onRunCreated: (reconcile, runId) => {
         reconcile.runIds.add(runId);
@@ -81,29 +113,103 @@ export class Reconciler {
     return this.queue.isBusy(name);
   }
 
-  /** Revisions that runs are using now; their checkouts must not be removed. */
-  revisionsInUse(): Set<string> {
-    return this.revisions.inUse();
+  /** What the target waits for, if anything. */
+  waitingOf(name: string): Waiting | undefined {
+    return this.controls.waitingOf(name);
   }
 
-  /** How many reconciles wait and how many ansible-playbook processes run (metrics, status). */
+  /** Revisions that runs are using or targets are held at; their checkouts must not be removed. */
+  revisionsInUse(): Set<string> {
+    const held = [...this.deps.targets.records(this.list().map((t) => t.name)).values()].flatMap((r) => (r.held ? [r.held.revision] : []));
+    return new Set([...this.revisions.inUse(), ...held]);
+  }
+
+  /** How many ansible-playbook processes wait for a slot and how many run (metrics). */
   load(): { queued: number; running: number } {
     return { queued: this.slots.size, running: this.slots.pending };
   }
 
   /**
    * Queues a reconcile of the named targets (all when none), returning per target the run that will execute
-   * first. Unknown names are refused before anything is queued.
+   * first. Everything is checked before anything is queued: unknown names, and for a request in person
+   * (API, CLI) an apply of a suspended target or outside the apply windows without `force`. Automatic triggers
+   * pass over suspended targets.
    */
   request(names: readonly string[] | undefined, request: ReconcileRequest): Array<{ id: number; target: string }> {
     if (this.stopping) throw new FleetError('conflict', 'fleetcd is shutting down; no new runs are accepted');
     const revision = this.revision();
     if (!revision) throw new FleetError('conflict', 'no revision has been fetched yet; see source.error in the status', { retryable: true });
-    const known = new Set(this.list().map((t) => t.name));
+    const known = new Map(this.list().map((t) => [t.name, t]));
     const unknown = (names ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0) throw new FleetError('not-found', `unknown target: ${unknown.join(', ')}`);
-    const chosen = names && names.length > 0 ? [...new Set(names)] : [...known];
-    return chosen.map((name) => ({ id: this.enqueue(name, revision, request).id, target: name }));
+    const chosen = (names && names.length > 0 ? [...new Set(names)] : [...known.keys()]).map((name) => known.get(name)!);
+    const records = this.deps.targets.records(chosen.map((t) => t.name));
+    const runnable = chosen.filter((target) => {
+      const suspension = records.get(target.name)?.suspension;
+      if (suspension && automatic.has(request.trigger)) return false;
+      if (request.mode === 'apply') this.refuseApply(target, suspension ?? null, request);
+      return true;
+    });
+    return runnable.map((target) => ({ id: this.enqueue(target.name, revision, request).id, target: target.name }));
+  }
+
+  /**
+   * Suspends a target: no automatic runs, its queued reconciles are cancelled (a running run finishes, and its
+   * check is never followed by an apply). Idempotent; it survives restarts.
+   */
+  suspend(name: string, control: Control): void {
+    this.known(name);
+    if (!this.deps.targets.record(name).suspension) this.deps.targets.suspend(name, control);
+    this.controls.forget(name);
+    this.scheduler.forget(name);
+    for (const reconcile of this.queue.jobs()) {
+      if (reconcile.key === name && !reconcile.executed) this.stop(reconcile, 'cancel');
+    }
+    this.deps.log.info({ target: name, by: control.by, reason: control.reason }, 'target suspended');
+  }
+
+  /** Ends a suspension and a hold, and reconciles at once to catch up with what was committed meanwhile. */
+  resume(name: string, by: string): Array<{ id: number; target: string }> {
+    this.known(name);
+    this.deps.targets.resume(name);
+    this.controls.forget(name);
+    this.deps.log.info({ target: name, by }, 'target resumed');
+    return this.request([name], { trigger: 'resume', requestedBy: by });
+  }
+
+  /**
+   * Holds a target at an accepted revision and applies it to every host, whatever the target's mode and
+   * through maintenance windows (it is the incident tool); refused for a suspended target.
+   */
+  rollback(name: string, sha: string, control: Control): Array<{ id: number; target: string }> {
+    this.known(name);
+    const suspension = this.deps.targets.record(name).suspension;
+    if (suspension) throw new FleetError('conflict', `target ${name} is suspended${reasonOf(suspension)}; resume it first`);
+    this.deps.targets.hold(name, { ...control, revision: sha });
+    this.controls.forget(name);
+    this.deps.log.warn({ target: name, revision: sha, by: control.by, reason: control.reason }, 'target held at a revision (rollback)');
+    return this.request([name], { trigger: 'rollback', mode: 'apply', revision: sha, requestedBy: control.by });
+  }
+
+  /**
+   * The hosts two or more targets share, per target, from what is known: hosts listed for the revision in use,
+   * else the hosts the record has seen. Shared hosts are serialised; the status lists them.
+   */
+  sharedHosts(targets: readonly Target[]): Map<string, string[]> {
+    const revision = this.revision();
+    const recorded = this.deps.targets.knownHosts();
+    const hostsOf = new Map<string, ReadonlySet<string>>();
+    for (const target of targets) {
+      const listed = revision ? this.hosts.get(hostsKey(target.name, revision.sha))?.known : undefined;
+      hostsOf.set(target.name, listed ?? recorded.get(target.name) ?? new Set());
+    }
+    const shared = new Map<string, string[]>();
+    for (const [name, mine] of hostsOf) {
+      const common = new Set<string>();
+      for (const [other, theirs] of hostsOf) if (other !== name) for (const host of mine) if (theirs.has(host)) common.add(host);
+      shared.set(name, [...common].sort());
+    }
+    return shared;
   }
 
   /** Resolves when every reconcile queued so far has finished (one-shot verbs and tests wait on this). */
@@ -126,12 +232,19 @@ export class Reconciler {
     return true;
   }
 
+  /** Takes a new config (SIGHUP): the concurrency cap changes now, schedules from now on. */
+  reconfigure(config: Config): void {
+    this.slots.concurrency = config.reconcile.concurrency;
+    for (const target of this.targetsAt(this.revision()?.root, config)) this.scheduler.scheduleNext(target.name, target.policy);
+  }
+
   /**
    * Stops taking work: what has not started ends `interrupted` now, running runs get `graceMs` to finish,
    * then they are stopped. Every run ends in a recorded final state.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.scheduler.stop();
     // Only ansible-playbook processes get the grace; a reconcile still preparing or waiting for a slot ends now,
     // and so does any requirements install.
     for (const reconcile of this.queue.jobs()) if (!reconcile.executing) this.stop(reconcile, 'shutdown');
@@ -144,16 +257,51 @@ export class Reconciler {
     await this.deps.runner().closeControlMasters();
   }
 
+  /** An automatic request for one target (schedule, wake-ups): a refusal is logged, never thrown. */
+  private requestOne(name: string, trigger: Trigger): void {
+    try {
+      this.request([name], { trigger });
+    } catch (error) {
+      this.deps.log.debug({ target: name, trigger, err: messageOf(error) }, 'reconcile not queued');
+    }
+  }
+
+  /** A request in person to apply is refused (409) for a suspended target and outside the apply windows. */
+  private refuseApply(target: Target, suspension: Control | null, request: ReconcileRequest): void {
+    if (suspension) throw new FleetError('conflict', `target ${target.name} is suspended${reasonOf(suspension)}; resume it first`);
+    if (request.force || request.trigger === 'rollback' || automatic.has(request.trigger)) return;
+    const state = windowState(target.policy.applyWindows, new Date());
+    if (state.open) return;
+    const next = state.opensAt ? `; the next opens at ${state.opensAt.toISOString()}` : '';
+    const which = state.window ? ` (${describeWindow(state.window)})` : '';
+    throw new FleetError('conflict', `target ${target.name} is outside its apply windows${next}${which}; add force to apply now`);
+  }
+
+  private known(name: string): void {
+    if (!this.list().some((t) => t.name === name)) throw new FleetError('not-found', `unknown target: ${name}`);
+  }
+
   private enqueue(name: string, revision: Revision, request: ReconcileRequest): Reconcile {
     // A reconcile whose check has not started joins the request, if it runs (or will run) at this revision.
-    const joined = this.queue.joinable(name, (r) => !r.executed && (r.revision ?? revision.sha) === revision.sha);
-    if (joined) {
+    const at = request.revision ?? revision.sha;
+    const joined = this.queue.joinable(name, (r) => !r.executed && (r.revision ?? r.request.revision ?? revision.sha) === at);
+    if (joined && joined.request.trigger !== 'rollback' && request.trigger !== 'rollback') {
       joined.join(request);
       return joined;
     }
-    const id = this.deps.store.create({ target: name, kind: 'check', trigger: request.trigger, revision: revision.sha });
+    const id = this.deps.store.create({
+      target: name,
+      kind: 'check',
+      trigger: request.trigger,
+      revision: at,
+      requestedBy: request.requestedBy,
+    });
     const reconcile = new Reconcile(name, id, request);
     this.byRun.set(id, reconcile);
+    if (joined) {
+      // A rollback never joins another reconcile: it replaces the waiting one, which ends cancelled.
+      this.stop(joined, 'cancel');
+    }
     this.queue.add(reconcile);
     return reconcile;
   }
@@ -167,17 +315,52 @@ export class Reconciler {
   }
 
   private async run(reconcile: Reconcile): Promise<void> {
-    await runPipeline({ reconcile, deps: this.pipeline, open: { id: reconcile.id, kind: 'check' } });
+    await runPipeline({ reconcile, deps: this.pipeline, open: { id: reconcile.id, kind: 'check' }, releases: [] });
     for (const id of reconcile.runIds) this.byRun.delete(id);
     reconcile.finished();
+    if (this.stopping || reconcile.signal.aborted) return;
+    const targets = this.list();
+    const target = targets.find((t) => t.name === reconcile.key);
+    if (target && !this.deps.targets.record(target.name).suspension) this.scheduler.scheduleNext(target.name, target.policy);
+    this.controls.ended(reconcile.key, targets);
+  }
+
+  private async pickRevision(reconcile: Reconcile): Promise<Revision | undefined> {
+    const held = this.deps.targets.record(reconcile.key).held?.revision;
+    const sha = reconcile.request.revision ?? held;
+    const current = this.revision();
+    if (!sha || sha === current?.sha) return current;
+    return this.deps.revisionAt(sha);
+  }
+
+  private hostsOf(target: Target, revision: Revision): Promise<HostSet> {
+    const key = hostsKey(target.name, revision.sha);
+    const known = this.hosts.get(key);
+    if (known) return known.listing;
+    const entry: { listing: Promise<HostSet>; known?: HostSet } = { listing: Promise.resolve(new Set<string>()) };
+    if (target.inventory) {
+      entry.listing = this.deps
+        .runner()
+        .listHosts(revision.root, target.inventory, this.deps.config().ansible)
+        .then(
+          (names) => new Set(names),
+          (error: unknown) => {
+            this.deps.log.warn({ target: target.name, err: messageOf(error) }, 'could not list the inventory hosts; serialising with every target');
+            return null;
+          },
+        );
+    }
+    void entry.listing.then((hosts) => (entry.known = hosts));
+    if (this.hosts.size > 1000) this.hosts.clear();
+    this.hosts.set(key, entry);
+    return entry.listing;
   }
 
   /**
    * Targets of a revision with their effective settings. A checkout never changes and the config only by a
    * reload, so they are worked out once per revision and config.
    */
-  private targetsAt(root: string | undefined): Target[] {
-    const config = this.deps.config();
+  private targetsAt(root: string | undefined, config = this.deps.config()): Target[] {
     if (this.targetsConfig !== config) this.targetsOf.clear();
     this.targetsConfig = config;
     let targets = this.targetsOf.get(root);
@@ -187,4 +370,12 @@ export class Reconciler {
     this.targetsOf.set(root, targets);
     return targets;
   }
+}
+
+function hostsKey(target: string, sha: string): string {
+  return `${sha}\n${target}`;
+}
+
+function reasonOf(control: Control): string {
+  return control.reason ? ` (${control.reason})` : '';
 }

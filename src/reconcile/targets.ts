@@ -2,11 +2,24 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config, Mode, TargetOverrides } from '../config/index.js';
 import { isInside } from '../source/index.js';
+import type { WindowSpec } from './windows.js';
+
+/** When and how a target is reconciled: the config's globals with the target's overrides applied. */
+export type TargetPolicy = {
+  intervalMs: number;
+  /** Share of the interval by which scheduled checks are spread (0.1 = ±5 %). */
+  jitter: number;
+  retry: { limit: number; initialDelayMs: number; maxDelayMs: number };
+  applyWindows: readonly WindowSpec[];
+  dependsOn: readonly string[];
+  soakMs: number;
+};
 
 /** A target as found in one revision: an inventory, with the config's overrides applied. */
 export type Target = {
   name: string;
   mode: Mode;
+  policy: TargetPolicy;
   /** Absolute inventory path inside the revision, or undefined when the revision has none for this name. */
   inventory?: string;
   playbook: string;
@@ -51,6 +64,7 @@ function resolveTarget(config: Config, root: string | undefined, name: string, i
   const base: Target = {
     name,
     mode: overrides.mode ?? config.reconcile.mode,
+    policy: policyOf(config, overrides),
     playbook: root ? join(root, playbookPath) : playbookPath,
     overrides,
   };
@@ -62,6 +76,18 @@ function resolveTarget(config: Config, root: string | undefined, name: string, i
     return { ...base, inventory, problem: `playbook ${playbookPath} does not exist in this revision` };
   }
   return { ...base, inventory };
+}
+
+export function policyOf(config: Config, overrides: TargetOverrides): TargetPolicy {
+  const global = config.reconcile;
+  return {
+    intervalMs: overrides.intervalMs ?? global.intervalMs,
+    jitter: overrides.jitter ?? global.jitter,
+    retry: { ...global.retry, ...overrides.retry },
+    applyWindows: overrides.applyWindows ?? global.applyWindows,
+    dependsOn: overrides.dependsOn ?? [],
+    soakMs: overrides.soakMs ?? 0,
+  };
 }
 
 /** A message if `path` (after following symlinks) is outside `root`, so a commit cannot read the host's files. */

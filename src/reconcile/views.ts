@@ -2,13 +2,22 @@ import { z } from 'zod';
 import { modes } from '../config/index.js';
 import type { Target } from './targets.js';
 import { commitSchema, coverageSchema, runSummarySchema, type Commit, type RunSummary } from '../store/types.js';
-import type { TargetRecord } from '../store/targets.js';
+import type { Control, Hold, TargetRecord } from '../store/targets.js';
+import { waitReasons, type Waiting } from './decide.js';
 import { targetStatuses, targetStatusOf } from './status.js';
 
 /**
  * The fleet as the API, the CLI and the page see it. Each shape is a zod schema and its type under one name;
  * the API's route schemas (and so its OpenAPI document) are built from these.
  */
+
+export const controlSchema = z.object({ reason: z.string().nullable(), at: z.string(), by: z.string() });
+
+export const waitingSchema = z.object({
+  reason: z.enum(waitReasons),
+  detail: z.string().describe('a sentence that names what it waits on'),
+  until: z.string().optional().describe('when the wait ends, when that is known'),
+});
 
 export const targetViewSchema = z.object({
   name: z.string(),
@@ -25,6 +34,12 @@ export const targetViewSchema = z.object({
   hosts: z
     .object({ total: z.number().int(), drifted: z.number().int(), unreachable: z.number().int(), failed: z.number().int() })
     .describe('hosts as the newest conclusive run of each saw them'),
+  suspended: z.boolean(),
+  suspension: controlSchema.nullable().describe('set by POST /api/v1/targets/:name/suspend; kept across restarts'),
+  held: controlSchema.extend({ revision: z.string() }).nullable().describe('set by a rollback; new commits do not move the target'),
+  waiting: waitingSchema.nullable().describe('what holds the next apply'),
+  retry: z.object({ attempt: z.number().int(), nextAt: z.string().nullable() }).nullable().describe('apply retries at this revision'),
+  sharedHosts: z.array(z.string()).describe('hosts this target shares with another: their runs never overlap'),
 });
 export type TargetView = z.infer<typeof targetViewSchema>;
 
@@ -43,6 +58,7 @@ export const statusViewSchema = z.object({
     .nullable()
     .describe('the revision in use'),
   source: z.object({ error: z.string().nullable(), lastFetchAt: z.string().nullable() }),
+  config: z.object({ file: z.string(), loadedAt: z.string() }).describe('the config in force and when it was (re)loaded'),
   targets: z.array(targetViewSchema),
 });
 export type StatusView = z.infer<typeof statusViewSchema>;
@@ -54,6 +70,10 @@ export type TargetFacts = {
   running: boolean;
   commit: Commit | undefined;
   nonIdempotentTasks: string[];
+  waiting: Waiting | undefined;
+  sharedHosts: string[];
+  /** The revision the branch is at (a held target waits for it). */
+  current: { sha: string; branch: string } | undefined;
 };
 
 /** One target's view, from what the record and the reconciler know. Pure. */
@@ -61,20 +81,48 @@ export function targetView(facts: TargetFacts): TargetView {
   const { target, record } = facts;
   const status = targetStatusOf(record.lastConclusive);
   const lastRun = record.lastStarted;
+  const waiting = holdWaiting(record.held, facts.current) ?? facts.waiting ?? null;
+  const failure = target.problem ?? (status === 'failed' ? failureOf(record.lastConclusive) : null);
   return {
     name: target.name,
     mode: target.mode,
     status,
     running: facts.running,
     lastRun,
-    problem: target.problem ?? (status === 'failed' ? failureOf(record.lastConclusive) : null),
+    // The one sentence that matters most: a failure, then a hold, a suspension, what it waits for.
+    problem: failure ?? holdProblem(record.held) ?? suspensionProblem(record.suspension) ?? waiting?.detail ?? null,
     nonIdempotentTasks: facts.nonIdempotentTasks,
     coverage: record.lastCheck?.coverage ?? null,
     revision: facts.commit ?? (lastRun ? { sha: lastRun.revision, subject: '', author: '', committedAt: '' } : null),
     lastCheckAt: record.lastCheck?.finishedAt ?? null,
     lastApplyAt: record.lastApply?.finishedAt ?? null,
     hosts: record.hosts,
+    suspended: record.suspension !== null,
+    suspension: record.suspension,
+    held: record.held,
+    waiting,
+    retry: record.retry && record.retry.revision === (record.held?.revision ?? facts.current?.sha) ? { attempt: record.retry.attempt, nextAt: record.retry.nextAt } : null,
+    sharedHosts: facts.sharedHosts,
   };
+}
+
+/** A held target waits for nothing it can reach by itself: newer revisions wait for a resume. */
+function holdWaiting(held: Hold | null, current: TargetFacts['current']): Waiting | undefined {
+  if (!held || !current || current.sha === held.revision) return undefined;
+  return {
+    reason: 'hold',
+    detail: `held at ${held.revision.slice(0, 12)} by a rollback; ${current.branch} is at ${current.sha.slice(0, 12)}, applied after a resume`,
+  };
+}
+
+function holdProblem(held: Hold | null): string | null {
+  if (!held) return null;
+  return `held at ${held.revision.slice(0, 12)} by ${held.by} at ${held.at}${held.reason ? ` (${held.reason})` : ''}; resume to follow the branch again`;
+}
+
+function suspensionProblem(suspension: Control | null): string | null {
+  if (!suspension) return null;
+  return `suspended by ${suspension.by} at ${suspension.at}${suspension.reason ? ` (${suspension.reason})` : ''}`;
 }
 
 /** A failed run in one sentence: its error, or which hosts failed. */

@@ -35,9 +35,16 @@ export function ansibleArgv(spec: RunSpec): string[] {
     argv.push('--extra-vars', JSON.stringify(spec.extraVars));
   }
   for (const file of spec.extraVarFiles ?? []) argv.push('--extra-vars', `@${file}`);
-  if (spec.vaultPasswordFile) argv.push('--vault-password-file', spec.vaultPasswordFile);
-  for (const vault of spec.vaultIds ?? []) argv.push('--vault-id', `${vault.id}@${vault.file}`);
+  argv.push(...vaultArgv(spec));
   if (spec.privateKeyFile) argv.push('--private-key', spec.privateKeyFile);
   argv.push(spec.playbook);
+  return argv;
+}
+
+/** The vault password arguments, shared by ansible-playbook and ansible-inventory. */
+export function vaultArgv(spec: Pick<RunSpec, 'vaultPasswordFile' | 'vaultIds'>): string[] {
+  const argv: string[] = [];
+  if (spec.vaultPasswordFile) argv.push('--vault-password-file', spec.vaultPasswordFile);
+  for (const vault of spec.vaultIds ?? []) argv.push('--vault-id', `${vault.id}@${vault.file}`);
   return argv;
 }

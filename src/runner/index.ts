@@ -5,8 +5,9 @@ import { readRepoAnsibleCfg } from './ansible-cfg.js';
 import { ansibleEnv, type SshSettings } from './env.js';
 import { runAnsiblePlaybook, type ProcessOutcome } from './ansible-process.js';
 import type { AnsibleEvent } from './events.js';
-import type { RunSpec } from './argv.js';
+import { vaultArgv, type RunSpec } from './argv.js';
 import { installRequirements, type InstalledRequirements } from './requirements.js';
+import { listInventoryHosts } from './inventory.js';
 
 export type { RunSpec } from './argv.js';
 export type { ProcessOutcome } from './ansible-process.js';
@@ -80,6 +81,12 @@ export class Runner {
     } finally {
       rmSync(runDir, { recursive: true, force: true });
     }
+  }
+
+  /** The hosts an inventory of a revision yields (ansible-inventory, with the repo's ansible.cfg and vault). */
+  listHosts(cwd: string, inventory: string, vault: Pick<RunSpec, 'vaultPasswordFile' | 'vaultIds'>, signal?: AbortSignal): Promise<string[]> {
+    const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir: this.controlPathDir('inventory'), localTempDir: join(this.workDir, 'tmp') }, readRepoAnsibleCfg(cwd));
+    return listInventoryHosts(cwd, inventory, vaultArgv(vault), env, signal);
   }
 
   /** Installs the revision's requirements.yml once (see requirements.ts). Throws FleetError('runner'). */

@@ -117,9 +117,36 @@ export class GitSource {
     return this.mirror.remoteSha(this.remoteRef());
   }
 
-  /** The entry of `sha` in the history if the source ever accepted it (a rollback may only go there). */
-  accepted(sha: string): RevisionRecord | undefined {
-    return this.options.history.accepted(this.key, sha);
+  /** Full shas of tips this source accepted that start with `prefix` (a rollback may only go there). */
+  acceptedMatching(prefix: string): string[] {
+    return this.history.acceptedMatching(this.key, prefix);
+  }
+
+  /**
+   * The checkout of a revision this source accepted before (a rollback's, a held target's): on disk, or
+   * fetched again by its sha (fetches are shallow, so an old commit may have left the mirror) and checked out.
+   * Its signature and paths are checked again: keys may have been revoked since.
+   */
+  async revisionAt(sha: string): Promise<Revision> {
+    const entry = this.history.accepted(this.key, sha);
+    if (!entry) throw new FleetError('not-found', `revision ${sha} was never accepted by this source`);
+    const dir = join(this.checkouts, sha);
+    if (existsSync(dir)) {
+      touch(dir);
+    } else {
+      try {
+        await this.mirror.fetchCommit(sha);
+      } catch (error) {
+        throw this.wrap(error);
+      }
+      const commit = await this.mirror.commit(sha);
+      const refusal = await this.policy?.refusalOf(this.mirror, commit);
+      if (refusal) throw new RevisionRefused(sha, refusal, commit.subject);
+      await this.checkout(sha);
+    }
+    const problem = this.pathProblem(dir);
+    if (problem) throw new RevisionRefused(sha, problem, entry.subject);
+    return this.revisionOf(entry, dir);
   }
 
   /**

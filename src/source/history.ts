@@ -31,8 +31,10 @@ export interface SourceHistory {
   record(key: SourceKey, entry: RevisionInput): RevisionRecord;
   latest(key: SourceKey): RevisionRecord | undefined;
   lastAccepted(key: SourceKey): RevisionRecord | undefined;
-  /** Whether this sha was ever accepted for the key (rollback targets must have been). */
+  /** The newest entry of this sha if it was ever accepted for the key (a rollback may only go there). */
   accepted(key: SourceKey, sha: string): RevisionRecord | undefined;
+  /** Full shas of accepted tips that start with `prefix`, each once. */
+  acceptedMatching(key: SourceKey, prefix: string): string[];
   /** Newest first. */
   list(key: SourceKey, limit: number): RevisionRecord[];
 }

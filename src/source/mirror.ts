@@ -91,6 +91,22 @@ export class Mirror {
     return this.local('cannot read the fetched tip', async (git) => (await git.raw(['rev-parse', '--verify', `${tipRef}^{commit}`])).trim());
   }
 
+  /**
+   * Makes sure the mirror holds commit `sha` (fetching it by sha, depth 1, when it does not), under a ref of its
+   * own so that it stays while a target is held there.
+   */
+  async fetchCommit(sha: string): Promise<void> {
+    await this.open();
+    const present = await this.git()
+      .raw(['cat-file', '-e', `${sha}^{commit}`])
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!present) await this.git().raw(['fetch', '-v', ...fetchFlags, '--depth=1', 'origin', `+${sha}:refs/fleetcd/held/${sha}`]);
+    else await this.git(chatty).raw(['update-ref', `refs/fleetcd/held/${sha}`, sha]);
+  }
+
   /** The remote's sha for a ref (`refs/heads/x`, `refs/tags/x`), or null when it has no such ref. Fetches nothing. */
   async remoteSha(ref: string): Promise<string | null> {
     await this.open();

@@ -309,6 +309,31 @@ export class RunStore {
     return row !== undefined;
   }
 
+  /**
+   * When a target first reached a revision: for a target that applies, the verify check after a clean apply
+   * of it found nothing to change; for one that only detects, a check of it found nothing to change. Hosts
+   * that were not reached do not count, but at least one host must have been.
+   */
+  reachedAt(target: string, revision: string, mode: 'detect' | 'apply'): string | undefined {
+    const row =
+      mode === 'apply'
+        ? (this.db
+            .prepare(
+              `SELECT MIN(v.finished_at) AS at FROM runs a JOIN runs v ON v.id = a.followed_by
+               WHERE a.target = ? AND a.revision = ? AND a.kind = 'apply' AND a.status = 'succeeded' AND a.failed = 0
+                 AND a.preview_id IS NULL AND v.status = 'succeeded' AND v.changed = 0 AND v.failed = 0 AND v.hosts > v.unreachable`,
+            )
+            .get(target, revision) as { at: string | null })
+        : (this.db
+            .prepare(
+              `SELECT MIN(finished_at) AS at FROM runs
+               WHERE target = ? AND revision = ? AND kind = 'check' AND status = 'succeeded' AND changed = 0 AND failed = 0
+                 AND hosts > unreachable AND preview_id IS NULL`,
+            )
+            .get(target, revision) as { at: string | null });
+    return row.at ?? undefined;
+  }
+
   /** The verify check that followed the newest successful apply of this revision, if it finished. */
   latestVerifyCheck(target: string, revision: string): number | undefined {
     const row = this.db

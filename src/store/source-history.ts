@@ -78,6 +78,15 @@ export class SqliteSourceHistory implements SourceHistory {
     return row ? toRevision(row) : undefined;
   }
 
+  acceptedMatching(key: SourceKey, prefix: string): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT DISTINCT sha FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' AND substr(sha, 1, ?) = ? LIMIT 10`,
+      )
+      .all(key.url, key.ref, prefix.length, prefix) as Array<{ sha: string }>;
+    return rows.map((row) => row.sha);
+  }
+
   list(key: SourceKey, limit: number): RevisionRecord[] {
     const rows = this.db
       .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT ?')

@@ -152,6 +152,7 @@ describe('renderStatus', () => {
     const status: StatusView = {
       revision: { sha, branch: 'main', fetchedAt: '2025-03-01T10:00:00.000Z', subject: 'Bump nginx' },
       source: { error: null, lastFetchAt: '2025-03-01T10:00:00.000Z' },
+      config: { file: '/etc/fleetcd/fleetcd.yaml', loadedAt: '2025-03-01T09:00:00.000Z' },
       targets: [
         target({ name: 'db', mode: 'apply', status: 'drifted', running: true, lastRun: summary({ id: 7, target: 'db', kind: 'apply', status: 'running' }) }),
         target({ name: 'web-frontends', status: 'unknown', problem: 'playbook playbooks/site.yml does not exist in this revision' }),
@@ -169,6 +170,7 @@ describe('renderStatus', () => {
     const text = renderStatus({
       revision: null,
       source: { error: 'git fetch failed: could not resolve host', lastFetchAt: null },
+      config: { file: '/etc/fleetcd/fleetcd.yaml', loadedAt: '2025-03-01T09:00:00.000Z' },
       targets: [],
     });
     assert.deepEqual(text.split('\n'), [

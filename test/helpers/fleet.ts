@@ -70,7 +70,7 @@ export async function makeFleet(files: Record<string, string> | undefined, optio
   const log = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
   const opened = await openFleet(config, log, 'test');
   const { fleet, stores, source, db } = opened;
-  const api = buildApi({ fleet, log, token: apiToken, repository: config.repository, checkResponses: true });
+  const api = buildApi({ fleet, log, token: () => apiToken, repository: config.repository, checkResponses: true });
   let cleaned: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     (cleaned ??= (async () => {

@@ -41,9 +41,10 @@ type CheckFindings = {
 
 function input(f: CheckFindings): DecideInput {
   return {
-    target: { name: 'web', mode: f.mode },
+    target: { name: 'web', mode: f.mode, applyWindows: [], soakMs: 0, retryLimit: 3 },
     check: { status: f.status, exitCode: f.exitCode, driftedHosts: f.driftedHosts, changedTasks: f.changedTasks },
     revision: { sha: 'a'.repeat(40), appliedBefore: f.revisionApplied, knownNonIdempotent: f.knownNonIdempotent },
+    state: { suspended: false, upstream: [], window: { open: true } },
     request: { trigger: 'schedule' },
     now: new Date('2025-01-01T00:00:00Z'),
   };

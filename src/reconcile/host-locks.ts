@@ -1,0 +1,50 @@
+import { abortable } from './abortable.js';
+
+/** A target's hosts at a revision, or null when they could not be listed (then it overlaps everything). */
+export type HostSet = ReadonlySet<string> | null;
+
+type Holder = { target: string; hosts: () => Promise<HostSet>; released: Promise<void>; release: () => void };
+
+/**
+ * Two targets whose inventories share a host never run at the same time: two ansible-playbook processes could
+ * otherwise change one host at once. A reconcile holds its target's hosts from `acquire` to the release. The
+ * hosts are listed only when another target holds hosts at that moment, so a lone reconcile pays nothing.
+ */
+export class HostLocks {
+  private readonly holders = new Set<Holder>();
+
+  /**
+   * Waits until no other target holding hosts shares one with `target` (`hosts` lists them, lazily), then holds
+   * them until the returned release is called. The wait ends early, rejecting, when `signal` aborts.
+   */
+  async acquire(target: string, hosts: () => Promise<HostSet>, signal: AbortSignal): Promise<() => void> {
+    for (;;) {
+      const others = [...this.holders].filter((h) => h.target !== target);
+      if (others.length > 0) {
+        const [mine, ...theirs] = await abortable(Promise.all([hosts(), ...others.map((h) => h.hosts())]), signal);
+        // Holders came or went while the hosts were listed: look again.
+        const now = [...this.holders].filter((h) => h.target !== target);
+        if (now.length !== others.length || now.some((h) => !others.includes(h))) continue;
+        const blocking = others.filter((_, i) => overlaps(mine ?? null, theirs[i] ?? null));
+        if (blocking.length > 0) {
+          await abortable(Promise.race(blocking.map((h) => h.released)), signal);
+          continue;
+        }
+      }
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holder: Holder = { target, hosts, released, release };
+      this.holders.add(holder);
+      return () => {
+        this.holders.delete(holder);
+        holder.release();
+      };
+    }
+  }
+}
+
+function overlaps(a: HostSet, b: HostSet): boolean {
+  if (a === null || b === null) return true;
+  for (const host of a) if (b.has(host)) return true;
+  return false;
+}
