@@ -3,7 +3,7 @@
  * repository): the daemon clones it, finds every host drifted, applies, and answers on its API; then a hand
  * edit on a host is found and healed, and a new commit is rolled out. Everything stays under .demo/.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -101,14 +101,16 @@ targets:
 
     say('A person edits a managed file on web2 by hand: drift');
     writeFileSync(join(demo, 'hosts', 'web2', 'etc', 'motd'), 'I was edited by hand at 3 a.m.\n');
-    say('fleetcd check (one-shot, never applies; exit code 2 = drift)');
-    try {
-      fleetcd('check', 'demo');
-    } catch (error) {
-      const e = error as { status: number; stdout: string };
-      console.log(e.stdout.split('\n').filter((l) => /drift|---|\+\+\+|^\s+[-+]|run #/.test(l)).join('\n'));
-      console.log(`exit code ${e.status}`);
+    say('fleetcd check: the daemon owns the state directory, so the CLI asks it to check (never applies; exit code 2 = drift)');
+    const checked = spawnSync(process.execPath, [join(project, 'bin', 'fleetcd'), 'check', 'demo', '--config', join(demo, 'fleetcd.yaml')], {
+      encoding: 'utf8',
+    });
+    if (checked.status !== 2) {
+      throw new Error(`fleetcd check exited ${checked.status}, expected 2 (drift on web2): ${checked.stderr}${checked.stdout}`);
     }
+    process.stderr.write(checked.stderr);
+    console.log(checked.stdout.split('\n').filter((l) => /^run #|^ {2}drift:|^ {6}/.test(l)).join('\n'));
+    console.log('exit code 2: drift found by the daemon\'s check, nothing applied');
     say('Asking the daemon to reconcile now (POST /api/v1/reconcile): it checks, applies to web2 only, verifies');
     console.log(fleetcd('reconcile', 'demo'));
     await sleep(500);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { statusViewSchema, targetDetailSchema } from '../reconcile/views.js';
+import { hostPageSchema, statusViewSchema, targetDetailSchema } from '../reconcile/views.js';
 import { sourceViewSchema } from '../source/index.js';
 import { runDetailSchema, runSummarySchema, taskResultSchema } from '../store/types.js';
 
@@ -113,7 +113,7 @@ export const webhookAnswerSchema = z.object({
   fetching: z.literal(true).optional(),
 });
 
-export { runDetailSchema, runSummarySchema, sourceViewSchema, statusViewSchema, targetDetailSchema };
+export { hostPageSchema, runDetailSchema, runSummarySchema, sourceViewSchema, statusViewSchema, targetDetailSchema };
 export type { RunDetail, RunSummary, TaskResult } from '../store/types.js';
-export type { StatusView, TargetDetail, TargetView } from '../reconcile/views.js';
+export type { HostPage, StatusView, TargetDetail, TargetView } from '../reconcile/views.js';
 export type { SourceView } from '../source/index.js';

@@ -12,6 +12,7 @@ import {
   errorSchema,
   eventPageSchema,
   eventsQuery,
+  hostPageSchema,
   idParams,
   logQuery,
   nameParams,
@@ -112,6 +113,12 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
       '/api/v1/targets/:name',
       { schema: { summary: 'one target with its hosts', params: nameParams, response: { 200: targetDetailSchema, ...errors } } },
       async (request) => fleet.target(request.params.name),
+    );
+
+    app.get(
+      '/api/v1/hosts/:name',
+      { schema: { summary: 'one host across targets: status, newest changes and failures, runs', params: nameParams, response: { 200: hostPageSchema, ...errors } } },
+      async (request) => fleet.host(request.params.name),
     );
 
     app.get(

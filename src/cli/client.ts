@@ -1,4 +1,4 @@
-import { FleetError, type ErrorReason } from '../errors.js';
+import { FleetError, messageOf, type ErrorReason } from '../errors.js';
 
 /** The reason an HTTP status means, so the CLI reports a 404 or a 409 as what it is. */
 const reasonOf: Record<number, ErrorReason> = {
@@ -9,7 +9,7 @@ const reasonOf: Record<number, ErrorReason> = {
   409: 'conflict',
 };
 
-/** An answer of the daemon that was not a success, with its HTTP status. */
+/** An answer of the daemon that was not a success, with its HTTP status; the message is the daemon's `error`. */
 export class ApiError extends FleetError {
   constructor(
     readonly status: number,
@@ -23,36 +23,38 @@ export class ApiError extends FleetError {
 /** A small client of the daemon's API for the CLI verbs that talk to a running daemon. */
 export class ApiClient {
   constructor(
-    private readonly baseUrl: string,
+    readonly baseUrl: string,
     private readonly token?: string,
   ) {}
 
-  get<T>(path: string): Promise<T> {
-    return this.request<T>('GET', path);
+  async get<T>(path: string): Promise<T> {
+    return (await this.request('GET', path)).json() as Promise<T>;
   }
 
-  post<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  async post<T>(path: string, body: unknown): Promise<T> {
+    return (await this.request('POST', path, body)).json() as Promise<T>;
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A text answer (a run's log) with the `x-log-size` header, the size of the whole log so far. */
+  async text(path: string): Promise<{ text: string; size: number | undefined }> {
+    const response = await this.request('GET', path);
+    const size = response.headers.get('x-log-size');
+    return { text: await response.text(), size: size === null ? undefined : Number(size) };
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (error) {
-      throw new FleetError('internal', `cannot reach the fleetcd daemon at ${this.baseUrl}: ${(error as Error).cause ?? error}`, {
-        retryable: true,
-      });
+      const cause = (error as Error).cause;
+      throw new FleetError('internal', `cannot reach the fleetcd daemon at ${this.baseUrl}: ${messageOf(cause ?? error)}`, { retryable: true });
     }
-    const payload = (await response.json().catch(() => ({}))) as T & { error?: string };
-    if (!response.ok) throw new ApiError(response.status, payload.error ?? `${method} ${path}: HTTP ${response.status}`);
-    return payload;
+    if (response.ok) return response;
+    const payload = (await response.json().catch(() => ({}))) as { error?: string };
+    throw new ApiError(response.status, payload.error ?? `${method} ${path}: HTTP ${response.status}`);
   }
 }

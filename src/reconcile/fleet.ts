@@ -7,16 +7,18 @@ import type { Logger } from '../log.js';
 import { Runner } from '../runner/index.js';
 import type { GitSource, Revision, SourceView } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
+import type { RunRetention } from '../store/retention.js';
 import type { TargetStore } from '../store/targets.js';
 import type { RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
 import { runLogFile } from './execute-run.js';
+import { Pruner } from './pruner.js';
 import { Reconciler, type ReconcileRequest } from './reconciler.js';
 import { SourceWatcher } from './source-watcher.js';
 import { hostStatusOf } from './status.js';
 import type { Target } from './targets.js';
-import { targetView, type StatusView, type TargetDetail, type TargetView } from './views.js';
+import { targetView, type HostPage, type StatusView, type TargetDetail, type TargetView } from './views.js';
 
-export type FleetStores = { runs: RunStore; targets: TargetStore };
+export type FleetStores = { runs: RunStore; targets: TargetStore; retention: RunRetention };
 
 /** Who set a control, and why. */
 export type Actor = { by: string; reason?: string | null };
@@ -27,6 +29,8 @@ export type Actor = { by: string; reason?: string | null };
  */
 export class Fleet {
   readonly reconciler: Reconciler;
+  /** Retention: old runs go on a schedule in daemon mode (`prune()` runs a pass now). */
+  readonly pruner: Pruner;
   private watcher: SourceWatcher | undefined;
   private fixedRevision: Revision | undefined;
   private runner: Runner;
@@ -49,14 +53,25 @@ export class Fleet {
       revision: () => this.revision,
       revisionAt: (sha) => this.revisionAt(sha),
     });
+    this.pruner = new Pruner({
+      retention: stores.retention,
+      policy: () => this.config.retention,
+      stateDir: () => this.config.stateDir,
+      gc: async () => {
+        const watcher = this.watcher;
+        if (watcher) await watcher.between(() => watcher.source.gc());
+      },
+      log,
+    });
   }
 
   get revision(): Revision | undefined {
     return this.watcher?.state.revision ?? this.fixedRevision;
   }
 
-  /** Daemon mode: fetch now and on every poll, reconcile every target on each new revision. */
+  /** Daemon mode: fetch now and on every poll, reconcile every target on each new revision; prune old runs. */
   watch(source: GitSource): void {
+    if (!this.watcher) this.pruner.start();
     this.watcher?.stop();
     this.watcher = new SourceWatcher(
       source,
@@ -108,6 +123,7 @@ export class Fleet {
 
   async stop(graceMs: number): Promise<void> {
     this.watcher?.stop();
+    this.pruner.stop();
     await this.reconciler.shutdown(graceMs);
   }
 
@@ -162,6 +178,25 @@ export class Fleet {
       changedTasks: recap.kind === 'check' ? recap.changed : 0,
     }));
     return { ...view!, hosts };
+  }
+
+  /** What the fleet knows of one host across targets: "which hosts did we actually touch". */
+  host(name: string): HostPage {
+    const rows = this.stores.targets.hostRows(name);
+    const runs = this.stores.runs.hostRuns(name, 20);
+    if (rows.length === 0 && runs.length === 0) throw new FleetError('not-found', `no run has included a host named ${name}`);
+    return {
+      name,
+      targets: rows.map((row) => ({
+        target: row.target,
+        status: hostStatusOf(row.kind, row),
+        runId: row.runId,
+        changedTasks: row.kind === 'check' ? row.changed : 0,
+      })),
+      changes: this.stores.runs.hostResults(name, 'changed', 20).map(({ runId, target, task, module, diff }) => ({ runId, target, task, module, diff })),
+      failures: this.stores.runs.hostResults(name, 'failed', 20).map(({ runId, target, task, message }) => ({ runId, target, task, message })),
+      runs,
+    };
   }
 
   runs(filter: { target?: string; limit: number; beforeId?: number }): RunSummary[] {

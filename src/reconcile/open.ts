@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { killOrphanGroup, Runner } from '../runner/index.js';
 import { GitSource } from '../source/index.js';
 import { openDatabase, type Db } from '../store/db.js';
+import { RunRetention } from '../store/retention.js';
 import { RunStore } from '../store/runs.js';
 import { SqliteSourceHistory } from '../store/source-history.js';
 import { lockStateDir } from '../store/state-lock.js';
@@ -30,7 +31,7 @@ export async function openFleet(config: Config, log: Logger, role: string): Prom
   let db: Db | undefined;
   try {
     db = openDatabase(join(config.stateDir, 'fleetcd.db'));
-    const stores = { runs: new RunStore(db), targets: new TargetStore(db) };
+    const stores = { runs: new RunStore(db), targets: new TargetStore(db), retention: new RunRetention(db) };
     await recoverInterruptedRuns(config, stores.runs, log);
     const source = new GitSource(config.repository, config.stateDir, { history: new SqliteSourceHistory(db), log });
     const fleet = new Fleet(config, stores, log);

@@ -64,16 +64,26 @@ export class SourceWatcher {
       return this.inFlight;
     }
     clearTimeout(this.timer);
-    this.inFlight = this.attempt().finally(() => {
-      this.inFlight = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.poll();
-      } else {
-        this.schedule();
-      }
-    });
+    this.inFlight = this.attempt().finally(() => this.afterwards(true));
     return this.inFlight;
+  }
+
+  /** Runs `task` between fetches (never during one): mirror maintenance. A poll asked for meanwhile follows it. */
+  async between(task: () => Promise<void>): Promise<void> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
+    this.inFlight = task().finally(() => this.afterwards(false));
+    await this.inFlight;
+  }
+
+  /** After a fetch or a maintenance task: a poll asked for meanwhile runs now; after a fetch the next is armed. */
+  private afterwards(fetched: boolean): void {
+    this.inFlight = undefined;
+    if (this.again && !this.stopped) {
+      this.again = false;
+      void this.poll();
+    } else if (fetched) {
+      this.schedule();
+    }
   }
 
   private async attempt(): Promise<void> {

@@ -132,3 +132,18 @@ function failureOf(run: RunSummary | null): string | null {
   if (run.error) return `${what}: ${run.error}`;
   return `${what} with ${run.summary.failed} failed task${run.summary.failed === 1 ? '' : 's'}`;
 }
+
+export const hostPageSchema = z.object({
+  name: z.string(),
+  targets: z
+    .array(z.object({ target: z.string(), status: hostViewSchema.shape.status, runId: z.number().int(), changedTasks: z.number().int() }))
+    .describe("the host's status in each target that has it, from the newest conclusive run that included it"),
+  changes: z
+    .array(z.object({ runId: z.number().int(), target: z.string(), task: z.string(), module: z.string().nullable(), diff: z.array(z.unknown()).nullable() }))
+    .describe('its newest changes (drift found by checks, changes made by applies), newest first'),
+  failures: z
+    .array(z.object({ runId: z.number().int(), target: z.string(), task: z.string(), message: z.string().nullable() }))
+    .describe('its newest failures, newest first'),
+  runs: z.array(runSummarySchema).describe('the newest runs that included it'),
+});
+export type HostPage = z.infer<typeof hostPageSchema>;

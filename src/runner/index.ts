@@ -14,6 +14,7 @@ export type { ProcessOutcome } from './ansible-process.js';
 export type { InstalledRequirements } from './requirements.js';
 export { parseEventLine, toTaskResult, toHostRecaps, type AnsibleEvent } from './events.js';
 export { killOrphanGroup } from './process-identity.js';
+export { checkInventory, countHosts, syntaxCheck, validationEnv, type Validation, type Vault } from './validate.js';
 
 export type RunOptions = {
   /** Groups runs that may share SSH control sockets (the target's name). */

@@ -167,6 +167,11 @@ export class GitSource {
     return (this.current = this.revisionOf(entry, dir));
   }
 
+  /** Garbage-collects the mirror when it has grown (call between fetches). */
+  gc(): Promise<void> {
+    return this.mirror.gc();
+  }
+
   /** Removes checkouts beyond the newest `keep` (by last use), except the current one and those in use. */
   prune(keep: number, inUse: ReadonlySet<string>): string[] {
     if (!existsSync(this.checkouts)) return [];

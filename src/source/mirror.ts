@@ -170,6 +170,15 @@ export class Mirror {
     }
   }
 
+  /**
+   * `git gc --auto` (the mirror's own gc.auto is 0, so fetches never stop for it): packs and prunes once loose
+   * objects pile up, a no-op otherwise. The watcher calls it between fetches.
+   */
+  async gc(): Promise<void> {
+    if (!existsSync(join(this.dir, 'HEAD'))) return;
+    await this.git(chatty, ['gc.auto=256', 'gc.autoPackLimit=20']).raw(['gc', '--auto', '--quiet']);
+  }
+
   /** Forgets everything fetched; the next fetch clones again. */
   reset(): void {
     rmSync(this.dir, { recursive: true, force: true });

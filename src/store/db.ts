@@ -22,9 +22,11 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   }
   db.pragma('busy_timeout = 5000');
   if (options.readonly) return db;
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
   try {
+    // Before WAL mode: a new database takes its auto-vacuum mode only until its header is first written.
+    useIncrementalVacuum(db);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
     migrate(db, file);
   } catch (error) {
     db.close();
@@ -32,6 +34,17 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   }
   db.pragma('foreign_keys = ON');
   return db;
+}
+
+/**
+ * Incremental auto-vacuum lets pruning give pages back to the file system a few at a time. A new database takes
+ * it before its first table; an older one is vacuumed once to switch.
+ */
+function useIncrementalVacuum(db: Db): void {
+  if (db.pragma('auto_vacuum', { simple: true }) === 2) return;
+  db.pragma('auto_vacuum = INCREMENTAL');
+  const tables = (db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master`).get() as { n: number }).n;
+  if (tables > 0) db.exec('VACUUM');
 }
 
 /**

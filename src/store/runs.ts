@@ -453,6 +453,29 @@ export class RunStore {
     }));
   }
 
+  /** A host's newest task results of one status (changes or failures) across targets, previews left out. */
+  hostResults(host: string, kind: 'changed' | 'failed', limit: number): Array<{ runId: number; target: string; task: string; module: string | null; message: string | null; diff: unknown[] | null }> {
+    const statuses = kind === 'changed' ? `('changed')` : `('failed', 'unreachable')`;
+    const rows = this.db
+      .prepare(
+        `SELECT t.run_id AS runId, r.target, t.task, t.module, t.message, t.diff FROM run_tasks t JOIN runs r ON r.id = t.run_id
+         WHERE t.host = ? AND t.status IN ${statuses} AND t.ignored = 0 AND t.rescued = 0 AND r.preview_id IS NULL
+         ORDER BY t.id DESC LIMIT ?`,
+      )
+      .all(host, limit) as Array<{ runId: number; target: string; task: string; module: string | null; message: string | null; diff: string | null }>;
+    return rows.map((row) => ({ ...row, diff: parseDiff(row.diff) }));
+  }
+
+  /** The newest runs that included a host, previews left out. */
+  hostRuns(host: string, limit: number): RunSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT r.* FROM run_hosts h JOIN runs r ON r.id = h.run_id WHERE h.host = ? AND r.preview_id IS NULL ORDER BY r.id DESC LIMIT ?`,
+      )
+      .all(host, limit) as RunRow[];
+    return rows.map(toSummary);
+  }
+
   /** Per host, the recap from the newest conclusive run of the target that included the host. */
   latestHostRecaps(target: string): Array<{ host: string; kind: RunKind; runId: number } & HostRecap> {
     return this.db

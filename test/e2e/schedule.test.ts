@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort, getJson, runCli, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
@@ -63,10 +63,19 @@ describe('the daemon keeps serving without its repository, then checks on schedu
     assert.equal(recovered.source.error, null);
   });
 
-  test('a one-shot check on the daemon\'s state directory is refused while the daemon runs', () => {
+  test('a one-shot check on the daemon\'s state directory asks the daemon while it runs', async () => {
+    // POSTs need the API token: give the running daemon one (SIGHUP reloads the config), then ask.
+    const loadedAt = async (): Promise<string> => (await getJson<{ config: { loadedAt: string } }>(base, '/api/v1/status')).config.loadedAt;
+    const loadedBefore = await loadedAt();
+    writeFileSync(join(dir, 'api-token'), 'schedule-test-token\n', { mode: 0o600 });
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^api: \{ (.*) \}$/m, `api: { $1, tokenFile: ${join(dir, 'api-token')} }`));
+    daemon.child.kill('SIGHUP');
+    await waitFor('the reloaded config', async () => (await loadedAt()) !== loadedBefore, 10_000);
     const result = runCli('check', '--config', config);
-    assert.equal(result.code, 1);
-    assert.match(result.err, /is in use by fleetcd serve \(pid \d+\); ask it with `fleetcd reconcile` instead/);
+    assert.equal(result.code, 0, result.out + result.err);
+    assert.match(result.err, /belongs to fleetcd serve \(pid \d+\): asking it at http:\/\/127\.0\.0\.1:\d+ to check/);
+    assert.match(result.out, new RegExp(`^revision ${repo.head()} \\(main\\): initial fleet$`, 'm'));
+    assert.match(result.out, /^run #\d+ check of lab at \w{12}: succeeded \(hosts 1, ok 1, changed 0,/m);
   });
 
   test('with nothing committed, the drift interval keeps checking', async () => {

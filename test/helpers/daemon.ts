@@ -31,9 +31,20 @@ export function spawnDaemon(configFile: string, env: Record<string, string> = {}
   return { child, output: () => output, exit: () => exited };
 }
 
-/** One `fleetcd` CLI call (the built dist/), waited for; the daemon it may talk to is another process. */
-export function runCli(...args: string[]): { code: number | null; out: string; err: string } {
-  const result = spawnSync(process.execPath, [fleetcdBin, ...args], { cwd: projectDir, encoding: 'utf8', timeout: 120_000 });
+/** Options of one CLI call: variables added to (or, when undefined, removed from) the test's environment. */
+export type CliOptions = { env?: Record<string, string | undefined> };
+
+/**
+ * One `fleetcd` CLI call (the built dist/), waited for; the daemon it may talk to is another process.
+ * `runCli('status', '--config', file)`, or with options first: `runCli({ env: { NO_COLOR: '1' } }, 'status')`.
+ */
+export function runCli(...args: [CliOptions, ...string[]] | string[]): { code: number | null; out: string; err: string } {
+  const [first, ...rest] = args;
+  const options: CliOptions = typeof first === 'object' ? first : {};
+  const argv = (typeof first === 'object' ? rest : args) as string[];
+  const env = { ...process.env, ...options.env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  const result = spawnSync(process.execPath, [fleetcdBin, ...argv], { cwd: projectDir, env, encoding: 'utf8', timeout: 120_000 });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
 

@@ -6,3 +6,4 @@ export * from './processes.js';
 export * from './sshd.js';
 export * from './tmp.js';
 export * from './wait.js';
+export * from './running-daemon.js';
