@@ -1,22 +1,24 @@
 import { pino, type Logger } from 'pino';
 
 /**
- * The daemon's logger: JSON lines on stderr (journald keeps them). Keys that could carry a secret are
- * censored wherever they appear, as a second line of defence: secrets are never put into log calls.
+ * The daemon's logger: JSON lines on stderr (journald keeps them), or readable lines when stderr is a terminal
+ * (pino-pretty, in a worker thread). Keys that could carry a secret are censored wherever they appear, as a
+ * second line of defence: secrets are never put into log calls.
  */
 export function createLogger(level: string = process.env.FLEETCD_LOG_LEVEL ?? 'info'): Logger {
-  return pino(
-    {
-      level,
-      base: { app: 'fleetcd' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: {
-        paths: ['token', 'password', 'secret', '*.token', '*.password', '*.secret', 'headers.authorization'],
-        censor: '[redacted]',
-      },
+  const options = {
+    level,
+    base: { app: 'fleetcd' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: ['token', 'password', 'secret', '*.token', '*.password', '*.secret', 'headers.authorization'],
+      censor: '[redacted]',
     },
-    pino.destination({ fd: 2, sync: false }),
-  );
+  };
+  if (process.stderr.isTTY && !process.env.FLEETCD_LOG_JSON) {
+    return pino(options, pino.transport({ target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss', ignore: 'app,pid,hostname' } }));
+  }
+  return pino(options, pino.destination({ fd: 2, sync: false }));
 }
 
 export type { Logger };

@@ -1,7 +1,10 @@
-import { loadConfig, readSecretFile, type Config } from './config/index.js';
+import { loadConfig, type Config } from './config/index.js';
 import { messageOf } from './errors.js';
 import type { Logger } from './log.js';
+import { loadTokens } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { checkSecretHeaders, Notifier } from './notify/index.js';
+import { AuditLog } from './store/audit.js';
 import { openFleet } from './reconcile/open.js';
 import { GitSource } from './source/index.js';
 import { SqliteSourceHistory } from './store/source-history.js';
@@ -19,15 +22,29 @@ export type Daemon = {
  */
 export async function startDaemon(initial: Config, log: Logger): Promise<Daemon> {
   let config = initial;
-  let token = config.api.tokenFile ? readSecretFile(config.api.tokenFile, 'api.tokenFile') : undefined;
+  let tokens = loadTokens(config.api);
+  checkSecretHeaders(config);
   const opened = await openFleet(config, log, 'serve');
   const { fleet, source, db } = opened;
+  const notifier = new Notifier(config, { db, log, fleet });
+  notifier.watch(fleet.changes);
+  fleet.pruner.alsoPrune((cutoff) => notifier.prune(cutoff));
   let address: string;
-  const api = buildApi({ fleet, log, token: () => token, repository: config.repository });
+  const api = buildApi({
+    fleet,
+    log,
+    tokens: () => tokens,
+    requireReadToken: () => config.api.requireReadToken,
+    audit: new AuditLog(db),
+    notifications: notifier,
+    repository: config.repository,
+    tls: config.api.tls,
+  });
   try {
     address = await api.listen({ host: config.api.host, port: config.api.port });
   } catch (error) {
     await fleet.stop(0);
+    notifier.stop();
     opened.close();
     throw error;
   }
@@ -38,7 +55,8 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     let next: Config;
     try {
       next = loadConfig(config.file);
-      token = next.api.tokenFile ? readSecretFile(next.api.tokenFile, 'api.tokenFile') : undefined;
+      tokens = loadTokens(next.api);
+      checkSecretHeaders(next);
     } catch (error) {
       log.error({ file: config.file, err: messageOf(error) }, 'config reload refused; the config in force stays');
       return false;
@@ -50,6 +68,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     config = { ...next, stateDir: config.stateDir, api: { ...next.api, host: config.api.host, port: config.api.port } };
     const effective = config;
     fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
+    notifier.reconfigure(effective);
     log.info({ file: config.file }, 'config reloaded');
     return true;
   };
@@ -59,6 +78,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     (stopping ??= (async () => {
       log.info({ graceMs: config.reconcile.shutdownGraceMs }, 'stopping: no new runs; waiting for running ones');
       await fleet.stop(config.reconcile.shutdownGraceMs);
+      notifier.stop();
       await api.close().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'API close failed'));
       opened.close();
       log.info('stopped');

@@ -37,6 +37,11 @@ export const runsQuery = z.object({
   before: positiveId('a run id').optional().describe('a run id: runs older than it'),
 });
 
+export const auditQuery = z.object({
+  limit: pageLimit,
+  before: positiveId('an audit entry id').optional().describe('an entry id: entries older than it'),
+});
+
 export const runListSchema = z.object({ runs: z.array(runSummarySchema) });
 export type RunList = z.infer<typeof runListSchema>;
 

@@ -1,13 +1,20 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Fleet } from '../reconcile/fleet.js';
-import { requireBearer } from './auth.js';
+import { requireToken, type ApiToken } from './auth.js';
+import { recordStateChanges } from './audit.js';
+import { auditEntrySchema, type AuditLog } from '../store/audit.js';
+import { FleetError } from '../errors.js';
 import { errorHandler } from './errors.js';
+import { notificationRoutes, type NotificationLog } from './notifications.js';
+import { metricsRoute } from './metrics.js';
 import {
+  auditQuery,
   cancelSchema,
   errorSchema,
   eventPageSchema,
@@ -35,12 +42,20 @@ import { registerWebhooks } from './webhooks.js';
 export type ApiOptions = {
   fleet: Fleet;
   log: Logger;
-  /** The bearer token every POST needs (read again after a config reload); without one, POSTs are refused. */
-  token: () => string | undefined;
+  /** The tokens the API accepts now (read again after a config reload); without one, POSTs are refused. */
+  tokens: () => readonly ApiToken[];
+  /** With `api.requireReadToken`, every GET of the API needs a read or write token. */
+  requireReadToken?: () => boolean;
+  /** Where state-changing requests are recorded (GET /api/v1/audit shows them). */
+  audit?: AuditLog;
+  /** Where notification deliveries are read (GET /api/v1/notifications); absent, that route answers 404. */
+  notifications?: NotificationLog;
   /** The watched repository: the webhook route needs its branch and `webhookSecretFile`. */
   repository?: Config['repository'];
   /** Parse every response against its schema (tests): a response that drifted from the document fails. */
   checkResponses?: boolean;
+  /** Serve HTTPS with this certificate and key (api.tls). */
+  tls?: { certFile: string; keyFile: string };
 };
 
 export const openApiPath = '/api/v1/openapi.json';
@@ -57,7 +72,9 @@ declare module 'fastify' {
 
 /** Builds the HTTP API (not listening yet), so tests can drive it with inject() or a real port. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const https = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : null;
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, https }) as unknown as FastifyInstance;
+  logRequests(app, options.log);
   const declared: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', declared);
   app.addHook('onRoute', (route) => {
@@ -85,19 +102,42 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   return app;
 }
 
-const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema };
+/** An access log line per request at debug: method, path, status, time and the token's name, never the token. */
+function logRequests(app: FastifyInstance, log: Logger): void {
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug(
+      { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime), actor: request.actor?.name },
+      'request',
+    );
+  });
+}
+
+const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema };
+
+/** The name of the token a write request came with (the auth hook ran first). */
+function actorOf(request: FastifyRequest): string {
+  return request.actor?.name ?? 'api';
+}
 
 /** Every route, declared with its schemas; handlers only translate between HTTP and the Fleet. */
 function routes(options: ApiOptions): FastifyPluginAsyncZod {
   const { fleet } = options;
   return async (app) => {
-    const auth = requireBearer(options.token);
-    const write = { onRequest: auth };
+    const write = { onRequest: requireToken(options.tokens, 'write') };
+    const read = requireToken(options.tokens, 'read');
+    // GETs of the API need a token only when the config says so; /healthz, /metrics and the page never do.
+    app.addHook('onRequest', async (request) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') return;
+      if (options.requireReadToken?.() && request.url.startsWith('/api/v1/')) await read(request);
+    });
+    if (options.audit) recordStateChanges(app, options.audit);
     const security = [{ bearer: [] }];
 
     app.get(openApiPath, { schema: { hide: true } }, async () => app.swagger());
 
     app.get('/healthz', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+
+    void app.register(metricsRoute(fleet));
 
     app.get('/api/v1/status', { schema: { summary: 'the fleet: revision, source, every target', response: { 200: statusViewSchema } } }, async () =>
       fleet.status(),
@@ -113,6 +153,21 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
       '/api/v1/targets/:name',
       { schema: { summary: 'one target with its hosts', params: nameParams, response: { 200: targetDetailSchema, ...errors } } },
       async (request) => fleet.target(request.params.name),
+    );
+
+    app.get(
+      '/api/v1/audit',
+      {
+        schema: {
+          summary: 'state-changing requests, newest first: who, when, what, and the answer',
+          querystring: auditQuery,
+          response: { 200: z.object({ entries: z.array(auditEntrySchema) }), ...errors },
+        },
+      },
+      async (request) => {
+        if (!options.audit) throw new FleetError('not-found', 'this fleetcd keeps no audit log');
+        return { entries: options.audit.list(request.query.limit, request.query.before) };
+      },
     );
 
     app.get(
@@ -179,7 +234,7 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const body = request.body;
-        const runs = fleet.reconcile(body.targets, { trigger: 'api', mode: body.mode, force: body.force, requestedBy: 'api' });
+        const runs = fleet.reconcile(body.targets, { trigger: 'api', mode: body.mode, force: body.force, requestedBy: actorOf(request) });
         return reply.code(202).send({ runs });
       },
     );
@@ -196,7 +251,7 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
           response: { 200: targetDetailSchema, ...errors },
         },
       },
-      async (request) => fleet.suspend(request.params.name, { by: 'api', reason: request.body.reason }),
+      async (request) => fleet.suspend(request.params.name, { by: actorOf(request), reason: request.body.reason }),
     );
 
     app.post(
@@ -211,7 +266,7 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
           response: { 200: targetDetailSchema, ...errors },
         },
       },
-      async (request) => fleet.resume(request.params.name, { by: 'api' }),
+      async (request) => fleet.resume(request.params.name, { by: actorOf(request) }),
     );
 
     app.post(
@@ -227,7 +282,7 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const runs = fleet.rollback(request.params.name, request.body.revision, { by: 'api', reason: request.body.reason });
+        const runs = fleet.rollback(request.params.name, request.body.revision, { by: actorOf(request), reason: request.body.reason });
         return reply.code(202).send({ runs });
       },
     );
@@ -241,6 +296,7 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
       },
     );
 
+    await app.register(notificationRoutes(options.notifications));
     registerWebhooks(app, { fleet, repository: options.repository, log: options.log });
   };
 }

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { RunDetail } from '../api/schemas.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -19,7 +20,7 @@ export async function runOnce(config: Config, log: Logger, verb: 'check' | 'appl
     const revision = await source.fetch();
     out.revision(`revision ${revision.sha} (${revision.ref}): ${revision.subject}`);
     fleet.useRevision(revision);
-    const queued = fleet.reconcile(targets.length > 0 ? targets : undefined, { trigger: 'cli', mode: verb });
+    const queued = fleet.reconcile(targets.length > 0 ? targets : undefined, { trigger: 'cli', mode: verb, requestedBy: `cli:${userInfo().username}` });
     await fleet.reconciler.idle();
     const chains = queued.map(({ id }) => followChain(fleet, id));
     out.chains(chains);

@@ -201,6 +201,10 @@ function ansibleSchema(configDir: string) {
     strictHostKeyChecking: flag().optional(),
     pipelining: flag().default(true),
     controlPersist: duration({ allowZero: true }).prefault('60s'),
+    /** A jsonfile fact cache per target with `gathering: smart`, kept for the target's interval. */
+    factCache: flag().default(true),
+    /** Niceness of Ansible's processes (0–19): a busy run then leaves the daemon's API and event intake responsive. */
+    nice: z.int({ error: 'must be an integer from 0 to 19' }).min(0, { error: 'must be an integer from 0 to 19' }).max(19, { error: 'must be an integer from 0 to 19' }).default(0),
   }).transform(({ controlPersist, ...rest }) => ({ ...rest, controlPersistMs: controlPersist }));
 }
 
@@ -243,6 +247,58 @@ const retentionSchema = () =>
     ...rest,
     maxAgeMs: maxAge,
   }));
+
+/** What an API token may do: `read` the API, or also `write` (reconcile, cancel, suspend, …). */
+export const tokenScopes = ['read', 'write'] as const;
+export type TokenScope = (typeof tokenScopes)[number];
+
+function apiSchema(configDir: string) {
+  const file = hostFile(configDir);
+  return mapping({
+    listen: listen().prefault('127.0.0.1:9110'),
+    tokenFile: file.optional(),
+    tokens: list(
+      mapping({
+        name: text().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, { error: 'must be a token name: letters, digits and _ . @ -' }),
+        file,
+        scope: z.enum(tokenScopes, { error: `must be one of ${tokenScopes.join(', ')}` }),
+      }),
+    ).default([]),
+    requireReadToken: flag().default(false),
+    publicUrl: z.url({ error: 'must be an http(s) URL like https://fleetcd.example.com' }).optional(),
+    tls: mapping({ certFile: file, keyFile: file }).optional(),
+  })
+    .superRefine(
+      (api, ctx) => {
+        const names = new Set<string>();
+        api.tokens.forEach((token, i) => {
+          if (names.has(token.name) || token.name === 'api') {
+            ctx.issues.push({ code: 'custom', path: ['tokens', i, 'name'], input: token.name, message: 'must be unique (and not "api", the name of tokenFile)' });
+          }
+          names.add(token.name);
+        });
+      },
+      { when: isMapping },
+    )
+    .transform(({ listen: { host, port }, ...rest }) => ({ host, port, ...rest }));
+}
+
+/** Events a notification can be sent for: changes of a target's state, applies, and the source starting to fail. */
+export const notificationEvents = ['drift', 'failed', 'recovered', 'applied', 'source-error'] as const;
+export type NotificationEvent = (typeof notificationEvents)[number];
+
+function notificationSchema(configDir: string) {
+  return mapping({
+    name: text(),
+    url: z.url({ error: 'must be an http(s) URL' }),
+    events: list(z.enum(notificationEvents, { error: `must be one of ${notificationEvents.join(', ')}` })).min(1, {
+      error: 'must name at least one event',
+    }),
+    format: z.enum(['json', 'slack'], { error: 'must be json or slack' }).default('json'),
+    /** A file holding `Header-Name: value`, sent with every delivery (a receiver's secret). */
+    secretHeaderFile: hostFile(configDir).optional(),
+  });
+}
 
 const varName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: expected.varName });
 
@@ -315,11 +371,14 @@ export function configSchema(file: string) {
     stateDir: text()
       .transform((dir) => path.resolve(configDir, dir))
       .default('/var/lib/fleetcd'),
-    api: nullAsAbsent(
-      mapping({ listen: listen().prefault('127.0.0.1:9110'), tokenFile: hostFile(configDir).optional() })
-        .transform(({ listen: { host, port }, ...rest }) => ({ host, port, ...rest }))
-        .prefault({}),
-    ),
+    api: nullAsAbsent(apiSchema(configDir).prefault({})),
+    notifications: nullAsAbsent(list(notificationSchema(configDir)).default([])).superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((notification, i) => {
+        if (seen.has(notification.name)) ctx.issues.push({ code: 'custom', path: [i, 'name'], input: notification.name, message: 'must be unique among the notifications' });
+        seen.add(notification.name);
+      });
+    }),
     ansible: nullAsAbsent(ansibleSchema(configDir).prefault({})),
     reconcile: nullAsAbsent(reconcileSchema().prefault({})),
     targets: nullAsAbsent(

@@ -101,6 +101,7 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
         signal: run.signal,
         secretVars: readSecretVars(target),
         requirements: run.requirements,
+        factCacheTimeoutMs: target.policy.intervalMs,
         onSpawn: (pgid, startTicks) => store.recordProcess(run.id, pgid, startTicks),
         onEvent,
       },

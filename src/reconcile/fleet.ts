@@ -11,6 +11,7 @@ import type { RunRetention } from '../store/retention.js';
 import type { TargetStore } from '../store/targets.js';
 import type { RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
 import { runLogFile } from './execute-run.js';
+import { FleetEvents } from './events.js';
 import { Pruner } from './pruner.js';
 import { Reconciler, type ReconcileRequest } from './reconciler.js';
 import { SourceWatcher } from './source-watcher.js';
@@ -29,6 +30,8 @@ export type Actor = { by: string; reason?: string | null };
  */
 export class Fleet {
   readonly reconciler: Reconciler;
+  /** Facts after they are recorded (runs ended, fetches tried), for metrics and notifications. */
+  readonly changes: FleetEvents;
   /** Retention: old runs go on a schedule in daemon mode (`prune()` runs a pass now). */
   readonly pruner: Pruner;
   private watcher: SourceWatcher | undefined;
@@ -44,6 +47,7 @@ export class Fleet {
     private readonly log: Logger,
   ) {
     this.runner = new Runner(join(config.stateDir, 'work'), config.ansible);
+    this.changes = new FleetEvents((event, error) => log.error({ event, err: messageOf(error) }, 'an observer of fleet events failed'));
     this.reconciler = new Reconciler({
       config: () => this.config,
       store: stores.runs,
@@ -52,6 +56,7 @@ export class Fleet {
       log,
       revision: () => this.revision,
       revisionAt: (sha) => this.revisionAt(sha),
+      events: this.changes,
     });
     this.pruner = new Pruner({
       retention: stores.retention,
@@ -85,6 +90,7 @@ export class Fleet {
         this.prune(source);
       },
       this.watcher?.state.revision,
+      (state) => this.changes.emit('fetched', { ok: state.error === null, error: state.error, revision: state.revision && { sha: state.revision.sha, ref: state.revision.ref } }),
     );
     this.watcher.start();
   }

@@ -50,6 +50,8 @@ export type PipelineDeps = {
   isStopping: () => boolean;
   /** A run record the reconcile opened (the reconciler keeps a map for cancel). */
   onRunCreated: (reconcile: Reconcile, runId: number) => void;
+  /** Writes a run's final state (the store's finish, with the events that follow it). */
+  finishRun: (runId: number, result: RunResult) => void;
 };
 
 /** What one reconcile knows as it goes through its steps. */
@@ -135,7 +137,7 @@ const steps: Record<StepName, Step> = {
     if (decision.kind === 'stop') return { end: decision.reason };
     if (decision.kind === 'wait') return { end: decision.waiting.detail };
     if (deps.isStopping()) return { end: 'fleetcd is stopping' };
-    deps.log.info({ target: target.name, reason: decision.reason, limit: decision.limit }, 'applying');
+    deps.log.info({ target: target.name, runId: check.id, reason: decision.reason, limit: decision.limit }, 'applying');
     openRun(ctx, 'apply', decision.limit, check.id);
     return { next: 'apply' };
   },
@@ -231,7 +233,7 @@ async function execute(ctx: ReconcileContext, options: { check: boolean; limit?:
 
 /** The one place a run's final state is written. */
 function settle(ctx: ReconcileContext, runId: number, result: RunResult): void {
-  ctx.deps.store.finish(runId, result);
+  ctx.deps.finishRun(runId, result);
   if (ctx.open?.id === runId) ctx.open = undefined;
 }
 

@@ -5,8 +5,11 @@ import type { Logger } from '../log.js';
 import type { RetentionPolicy, RunRetention } from '../store/retention.js';
 import { runLogFile } from './execute-run.js';
 
-const batchSize = 200;
-const vacuumPages = 512;
+/** Runs removed per transaction: small enough that the API waits a few milliseconds at most. */
+const batchSize = 50;
+/** Runs looked at per pass; what is left goes in the next pass. */
+const passLimit = 100_000;
+const vacuumPages = 128;
 
 /**
  * Retention on a schedule: old runs, their task results and their log files go in small batches, yielding to
@@ -16,6 +19,8 @@ const vacuumPages = 512;
 export class Pruner {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<PruneResult> | undefined;
+  /** Records kept as long as runs that live outside reconcile/ (notification deliveries): see `alsoPrune`. */
+  private readonly others: Array<(cutoff: Date) => number> = [];
 
   constructor(
     private readonly deps: {
@@ -43,6 +48,11 @@ export class Pruner {
     clearTimeout(this.timer);
   }
 
+  /** Each pass also calls `remove` with the `retention.maxAge` cutoff (what it removes is its own to log). */
+  alsoPrune(remove: (cutoff: Date) => number): void {
+    this.others.push(remove);
+  }
+
   /** One pass; a pass already going is joined rather than doubled. */
   prune(): Promise<PruneResult> {
     this.running ??= this.pass().finally(() => (this.running = undefined));
@@ -54,13 +64,15 @@ export class Pruner {
     const { retention, log } = this.deps;
     let runs = 0;
     try {
-      for (;;) {
-        const ids = retention.candidates(this.deps.policy(), new Date(), batchSize);
-        if (ids.length === 0) break;
+      const candidates = retention.candidates(this.deps.policy(), new Date(), passLimit);
+      for (let i = 0; i < candidates.length; i += batchSize) {
+        const ids = candidates.slice(i, i + batchSize);
         runs += retention.remove(ids);
         for (const id of ids) rmSync(runLogFile(this.deps.stateDir(), id), { force: true });
         await yieldToEvents();
       }
+      retention.pruneAudit(this.deps.policy(), new Date());
+      for (const remove of this.others) remove(new Date(Date.now() - this.deps.policy().maxAgeMs));
       let pages = 0;
       for (let freed = retention.vacuum(vacuumPages); freed > 0; freed = retention.vacuum(vacuumPages)) {
         pages += freed;

@@ -6,7 +6,9 @@ import type { Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { Control, TargetStore } from '../store/targets.js';
-import type { Trigger } from '../store/types.js';
+import type { RunResult, Trigger } from '../store/types.js';
+import type { FleetEvents } from './events.js';
+import { targetStatusOf } from './status.js';
 import { Controls } from './controls.js';
 import type { Waiting } from './decide.js';
 import { HostLocks, type HostSet } from './host-locks.js';
@@ -30,6 +32,7 @@ export type ReconcilerDeps = {
   revision: () => Revision | undefined;
   /** The checkout of an accepted revision, fetched again if it was pruned. */
   revisionAt: (sha: string) => Promise<Revision>;
+  events: FleetEvents;
 };
 
 /** Triggers of reconciles nobody asked for in person: a suspended target gets none of them. */
@@ -95,6 +98,7 @@ export class Reconciler {
         reconcile.runIds.add(runId);
         this.byRun.set(runId, reconcile);
       },
+      finishRun: (runId, result) => this.finishRun(runId, result),
     };
   }
 
@@ -255,6 +259,15 @@ export class Reconciler {
     await this.idle();
     clearTimeout(timer);
     await this.deps.runner().closeControlMasters();
+  }
+
+  /** Writes a run's end, then tells observers how it moved its target's status (never for a preview's run). */
+  private finishRun(runId: number, result: RunResult): void {
+    const row = this.deps.store.row(runId);
+    const before = row ? targetStatusOf(this.deps.targets.record(row.target).lastConclusive) : 'unknown';
+    if (!this.deps.store.finish(runId, result) || !row || row.preview_id !== null) return;
+    const after = targetStatusOf(this.deps.targets.record(row.target).lastConclusive);
+    this.deps.events.emit('run-finished', { run: this.deps.store.get(runId)!, before, after });
   }
 
   /** An automatic request for one target (schedule, wake-ups): a refusal is logged, never thrown. */

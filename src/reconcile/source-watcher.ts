@@ -40,6 +40,8 @@ export class SourceWatcher {
     private readonly log: Logger,
     private readonly onRevision: (revision: Revision, first: boolean) => void,
     initial?: Revision,
+    /** After every fetch attempt (and look at a held error's tip), with the state it left. */
+    private readonly onAttempt: (state: SourceState) => void = () => undefined,
   ) {
     this.current = initial;
   }
@@ -64,7 +66,9 @@ export class SourceWatcher {
       return this.inFlight;
     }
     clearTimeout(this.timer);
-    this.inFlight = this.attempt().finally(() => this.afterwards(true));
+    this.inFlight = this.attempt()
+      .then(() => this.onAttempt(this.state))
+      .finally(() => this.afterwards(true));
     return this.inFlight;
   }
 

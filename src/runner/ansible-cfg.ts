@@ -7,6 +7,9 @@ export type RepoAnsibleCfg = {
   callbackPlugins?: string;
   sshArgs?: string;
   pipelining?: boolean;
+  /** The repo chose its own fact cache plugin or gathering policy: fleetcd's defaults stay out of the way. */
+  factCaching?: string;
+  gathering?: string;
 };
 
 /**
@@ -44,5 +47,7 @@ export function parseAnsibleCfg(text: string): RepoAnsibleCfg {
     callbackPlugins: values.get('defaults.callback_plugins'),
     sshArgs: values.get('ssh_connection.ssh_args'),
     pipelining: bool(values.get('ssh_connection.pipelining') ?? values.get('connection.pipelining')),
+    factCaching: values.get('defaults.fact_caching'),
+    gathering: values.get('defaults.gathering'),
   };
 }

@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { messageOf } from '../errors.js';
@@ -16,6 +17,8 @@ export type ProcessOptions = {
   timeoutMs: number;
   /** How long a stopped run gets between SIGTERM and SIGKILL. */
   killGraceMs: number;
+  /** Niceness for ansible-playbook (its workers and ssh inherit it): 0 leaves it as the daemon's. */
+  nice?: number;
   signal?: AbortSignal;
   /** Called once the process runs, with its process group and its leader's start time (crash recovery). */
   onSpawn?: (pgid: number, startTicks: number | null) => void;
@@ -62,6 +65,8 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
     cleanup: false,
   });
   const pgid = child.pid;
+  // Set before Ansible forks its workers, which inherit it.
+  if (pgid && options.nice) setPriorityOf(pgid, options.nice);
   let timedOut = false;
   let cancelled = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -125,4 +130,12 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
     logError,
     durationMs: Date.now() - started,
   };
+}
+
+function setPriorityOf(pid: number, nice: number): void {
+  try {
+    setPriority(pid, nice);
+  } catch {
+    // The process is already gone, or the system refuses: Ansible runs at the daemon's priority.
+  }
 }

@@ -25,7 +25,7 @@ export type SshSettings = {
  */
 export function ansibleEnv(
   parent: NodeJS.ProcessEnv,
-  settings: SshSettings & { controlPathDir: string; localTempDir: string },
+  settings: SshSettings & { controlPathDir: string; localTempDir: string; facts?: { dir: string; timeoutMs: number } },
   repoCfg: RepoAnsibleCfg = {},
 ): Record<string, string> {
   const env: Record<string, string> = {};
@@ -49,6 +49,17 @@ export function ansibleEnv(
     ANSIBLE_SSH_CONTROL_PATH_DIR: settings.controlPathDir,
     ANSIBLE_PIPELINING: (repoCfg.pipelining ?? settings.pipelining) ? '1' : '0',
   });
+  // Facts gathered by one run serve the next ones within the target's interval (`gathering: smart` skips
+  // hosts whose facts are cached). A repository that chose its own cache or gathering keeps its choice, and an
+  // operator's ANSIBLE_* variables outrank both.
+  if (settings.facts) {
+    if (!repoCfg.factCaching && !parent.ANSIBLE_CACHE_PLUGIN) {
+      env.ANSIBLE_CACHE_PLUGIN = 'jsonfile';
+      env.ANSIBLE_CACHE_PLUGIN_CONNECTION = settings.facts.dir;
+      env.ANSIBLE_CACHE_PLUGIN_TIMEOUT = String(Math.max(1, Math.round(settings.facts.timeoutMs / 1000)));
+    }
+    if (!repoCfg.gathering && !parent.ANSIBLE_GATHERING) env.ANSIBLE_GATHERING = 'smart';
+  }
   // ssh keeps the first value it is given for an option: the daemon's host-key settings come first (they
   // are security), then the repo's ssh_args, then fleetcd's connection reuse defaults. Ansible splits the
   // whole string with shlex, and ssh reads quotes and `%` tokens in the value, so the path is quoted for both.

@@ -26,16 +26,21 @@ export type RunOptions = {
   secretVars?: Readonly<Record<string, string>>;
   /** Roles and collections installed for the run's revision. */
   requirements?: InstalledRequirements;
+  /** How long gathered facts serve later runs of the group (the target's interval). */
+  factCacheTimeoutMs?: number;
   /** The process group of the run and its leader's start time, once it runs. */
   onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
 };
 
+/** The Ansible settings the runner applies to every run: SSH reuse, the fact cache, a lower CPU priority. */
+export type RunnerSettings = SshSettings & { factCache: boolean; nice: number };
+
 /** The only door to Ansible's programs: a private work dir per run, the env, and the processes. */
 export class Runner {
   constructor(
     private readonly workDir: string,
-    private readonly ssh: SshSettings,
+    private readonly ssh: RunnerSettings,
     private readonly killGraceMs = 5000,
   ) {}
 
@@ -51,9 +56,12 @@ export class Runner {
         writeFileSync(file, JSON.stringify(options.secretVars), { mode: 0o600 });
         extraVarFiles.push(file);
       }
+      const facts = this.ssh.factCache
+        ? { dir: join(this.workDir, 'facts', options.group), timeoutMs: options.factCacheTimeoutMs ?? 15 * 60_000 }
+        : undefined;
       const env = ansibleEnv(
         process.env,
-        { ...this.ssh, controlPathDir, localTempDir: join(runDir, 'ansible') },
+        { ...this.ssh, controlPathDir, localTempDir: join(runDir, 'ansible'), facts },
         readRepoAnsibleCfg(spec.cwd),
       );
       if (options.requirements) {
@@ -71,6 +79,7 @@ export class Runner {
           logFile: options.logFile,
           timeoutMs: options.timeoutMs,
           killGraceMs: this.killGraceMs,
+          nice: this.ssh.nice,
           signal: options.signal,
           onSpawn: options.onSpawn,
           onEvent: options.onEvent,

@@ -43,6 +43,11 @@ export class RunRetention {
     })();
   }
 
+  /** Drops audit entries older than `maxAge`: the audit log is kept as long as runs are. */
+  pruneAudit(policy: RetentionPolicy, now: Date): number {
+    return this.db.prepare(`DELETE FROM audit WHERE at < ?`).run(new Date(now.getTime() - policy.maxAgeMs).toISOString()).changes;
+  }
+
   /** Gives back up to `pages` free pages to the file system (the database uses incremental auto-vacuum). */
   vacuum(pages: number): number {
     const before = this.db.pragma('freelist_count', { simple: true }) as number;

@@ -71,6 +71,7 @@ export function toSummary(row: RunRow): RunSummary {
     exitCode: row.exit_code,
     error: row.error,
     followedBy: row.followed_by,
+    requestedBy: row.requested_by,
     summary: {
       hosts: row.hosts,
       ok: row.ok,

@@ -25,6 +25,7 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     exitCode: 0,
     error: null,
     followedBy: null,
+    requestedBy: null,
     summary: { hosts: 2, ok: 7, changed: 1, failed: 0, unreachable: 0, skipped: 2 },
     ...overrides,
   };

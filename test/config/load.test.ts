@@ -115,8 +115,9 @@ describe('loadConfig', () => {
         strictHostKeyChecking: true,
       },
       stateDir: '/var/lib/fleetcd',
-      api: { host: '127.0.0.1', port: 9110 },
-      ansible: { vaultIds: [], pipelining: true, controlPersistMs: 60_000 },
+      api: { host: '127.0.0.1', port: 9110, tokens: [], requireReadToken: false },
+      notifications: [],
+      ansible: { vaultIds: [], pipelining: true, controlPersistMs: 60_000, factCache: true, nice: 0 },
       reconcile: {
         mode: 'detect',
         intervalMs: 900_000,
@@ -154,7 +155,7 @@ describe('loadConfig', () => {
       verify: { mode: 'ssh', allowedSignersFile: path.join(etc, 'allowed_signers') },
     });
     assert.equal(config.stateDir, path.join(etc, 'state'));
-    assert.deepEqual(config.api, { host: '::1', port: 9200, tokenFile: '/etc/fleetcd/api-token' });
+    assert.deepEqual(config.api, { host: '::1', port: 9200, tokenFile: '/etc/fleetcd/api-token', tokens: [], requireReadToken: false });
     assert.deepEqual(config.ansible, {
       vaultPasswordFile: path.join(etc, 'vault/default'),
       vaultIds: [{ id: 'prod', file: path.join(etc, 'vault/prod') }],
@@ -163,6 +164,8 @@ describe('loadConfig', () => {
       strictHostKeyChecking: true,
       pipelining: false,
       controlPersistMs: 120_000,
+      factCache: true,
+      nice: 0,
     });
     assert.deepEqual(config.reconcile, {
       mode: 'apply',
@@ -319,9 +322,9 @@ describe('parseConfig messages', () => {
 
   it('parses api.listen into host and port, and refuses ports out of range', () => {
     const api = (listen: string) => parseConfig({ ...minimal, api: { listen } }, 'fleetcd.yaml').api;
-    assert.deepEqual(api('0.0.0.0:0'), { host: '0.0.0.0', port: 0 });
-    assert.deepEqual(api('localhost:65535'), { host: 'localhost', port: 65535 });
-    assert.deepEqual(api('[::1]:9110'), { host: '::1', port: 9110 });
+    assert.deepEqual(api('0.0.0.0:0'), { host: '0.0.0.0', port: 0, tokens: [], requireReadToken: false });
+    assert.deepEqual(api('localhost:65535'), { host: 'localhost', port: 65535, tokens: [], requireReadToken: false });
+    assert.deepEqual(api('[::1]:9110'), { host: '::1', port: 9110, tokens: [], requireReadToken: false });
     for (const bad of ['127.0.0.1:65536', '::1:9110', '127.0.0.1', ':9110', '127.0.0.1:-1']) {
       assert.match(problemsOf({ ...minimal, api: { listen: bad } }), /^fleetcd\.yaml: api\.listen: must be host:port/, bad);
     }
@@ -346,7 +349,7 @@ describe('parseConfig messages', () => {
 
   it('treats a section left empty in YAML as not set', () => {
     const config = parseConfig({ ...minimal, api: null, ansible: null, reconcile: null, targets: { web: null } }, 'fleetcd.yaml');
-    assert.deepEqual(config.api, { host: '127.0.0.1', port: 9110 });
+    assert.deepEqual(config.api, { host: '127.0.0.1', port: 9110, tokens: [], requireReadToken: false });
     assert.equal(config.reconcile.mode, 'detect');
     assert.deepEqual(config.targets, { web: {} });
   });

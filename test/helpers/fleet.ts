@@ -2,7 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { loadTokens } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
+import { AuditLog } from '../../src/store/audit.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import type { Fleet, FleetStores } from '../../src/reconcile/fleet.js';
 import { openFleet } from '../../src/reconcile/open.js';
@@ -70,7 +72,16 @@ export async function makeFleet(files: Record<string, string> | undefined, optio
   const log = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
   const opened = await openFleet(config, log, 'test');
   const { fleet, stores, source, db } = opened;
-  const api = buildApi({ fleet, log, token: () => apiToken, repository: config.repository, checkResponses: true });
+  const tokens = loadTokens(config.api);
+  const api = buildApi({
+    fleet,
+    log,
+    tokens: () => tokens,
+    requireReadToken: () => config.api.requireReadToken,
+    audit: new AuditLog(db),
+    repository: config.repository,
+    checkResponses: true,
+  });
   let cleaned: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     (cleaned ??= (async () => {

@@ -139,6 +139,43 @@ describe('ansibleEnv', () => {
   });
 });
 
+describe('the fact cache', () => {
+  const settings = { pipelining: true, controlPersistMs: 60_000, controlPathDir: '/c', localTempDir: '/t', facts: { dir: '/state/work/facts/web', timeoutMs: 900_000 } };
+
+  it('keeps facts per target in a jsonfile cache for the interval, with smart gathering', () => {
+    const env = ansibleEnv({}, settings);
+    assert.equal(env.ANSIBLE_CACHE_PLUGIN, 'jsonfile');
+    assert.equal(env.ANSIBLE_CACHE_PLUGIN_CONNECTION, '/state/work/facts/web');
+    assert.equal(env.ANSIBLE_CACHE_PLUGIN_TIMEOUT, '900');
+    assert.equal(env.ANSIBLE_GATHERING, 'smart');
+  });
+
+  it("leaves the repository's own fact caching and gathering, and an operator's ANSIBLE_ variables, alone", () => {
+    const env = ansibleEnv({}, settings, { factCaching: 'redis', gathering: 'explicit' });
+    assert.ok(!('ANSIBLE_CACHE_PLUGIN' in env));
+    assert.ok(!('ANSIBLE_GATHERING' in env));
+    const operator = ansibleEnv({ ANSIBLE_CACHE_PLUGIN: 'memory', ANSIBLE_GATHERING: 'implicit' }, settings);
+    assert.equal(operator.ANSIBLE_CACHE_PLUGIN, 'memory');
+    assert.equal(operator.ANSIBLE_GATHERING, 'implicit');
+  });
+
+  it('is off without its settings (ansible.factCache: false)', () => {
+    const env = ansibleEnv({}, { ...settings, facts: undefined });
+    assert.ok(!('ANSIBLE_CACHE_PLUGIN' in env) && !('ANSIBLE_GATHERING' in env));
+  });
+
+  it('reads fact_caching and gathering from the repository ansible.cfg', () => {
+    assert.deepEqual(parseAnsibleCfg('[defaults]\nfact_caching = jsonfile\ngathering = explicit\n'), {
+      callbacksEnabled: undefined,
+      callbackPlugins: undefined,
+      sshArgs: undefined,
+      pipelining: undefined,
+      factCaching: 'jsonfile',
+      gathering: 'explicit',
+    });
+  });
+});
+
 describe('the repository ansible.cfg, merged rather than overridden', () => {
   const settings = { pipelining: true, controlPersistMs: 60_000, controlPathDir: '/c', localTempDir: '/t', knownHostsFile: '/k', strictHostKeyChecking: true };
 
@@ -151,6 +188,8 @@ describe('the repository ansible.cfg, merged rather than overridden', () => {
       callbackPlugins: './plugins',
       sshArgs: '-C -o ServerAliveInterval=30',
       pipelining: false,
+      factCaching: undefined,
+      gathering: undefined,
     });
   });
 

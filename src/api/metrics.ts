@@ -1,0 +1,21 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Fleet } from '../reconcile/fleet.js';
+import { FleetMetrics } from '../reconcile/metrics.js';
+
+/**
+ * `GET /metrics` for Prometheus: the fleet's metrics in the text format. It needs no token, whatever the API's
+ * read policy, as scrapers rarely carry one; it shows counts and names, never diffs or secrets. The metrics'
+ * counters start with this API and stop counting when it closes.
+ */
+export function metricsRoute(fleet: Fleet): FastifyPluginAsyncZod {
+  return async (app) => {
+    const metrics = new FleetMetrics(fleet);
+    app.addHook('onClose', async () => metrics.close());
+    app.get(
+      '/metrics',
+      { schema: { summary: "Prometheus metrics (text format): runs, targets' status, source, queue, process", produces: ['text/plain'], response: { 200: z.string().describe('text/plain') } } },
+      async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()),
+    );
+  };
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import type { Db } from './db.js';
+
+export const auditEntrySchema = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  actor: z.string().nullable().describe("the token's name (api for api.tokenFile), or who a webhook came from; null when refused"),
+  method: z.string(),
+  path: z.string(),
+  request: z.unknown().nullable().describe('the request body as it was parsed'),
+  status: z.number().int().describe('the HTTP status of the answer'),
+  answer: z.string().nullable().describe('the error, or a short form of what was done'),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+type Row = Omit<AuditEntry, 'request'> & { request: string | null };
+
+/** The `audit` table: one row per state-changing request, refused ones included. */
+export class AuditLog {
+  constructor(private readonly db: Db) {}
+
+  record(entry: Omit<AuditEntry, 'id' | 'at'>): void {
+    this.db
+      .prepare(`INSERT INTO audit (at, actor, method, path, request, status, answer) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(
+        new Date().toISOString(),
+        entry.actor,
+        entry.method,
+        entry.path,
+        entry.request === undefined || entry.request === null ? null : JSON.stringify(entry.request).slice(0, 4096),
+        entry.status,
+        entry.answer?.slice(0, 2048) ?? null,
+      );
+  }
+
+  /** Newest first; `before` an id to page. */
+  list(limit: number, before?: number): AuditEntry[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM audit WHERE (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`)
+      .all({ limit, before: before ?? null }) as Row[];
+    return rows.map((row) => ({ ...row, request: row.request === null ? null : (JSON.parse(row.request) as unknown) }));
+  }
+}
