@@ -31,6 +31,9 @@ export const nameParams = z.object({ name: z.string().min(1) });
 export const errorSchema = z.object({ error: z.string().describe('what was wrong, naming the field or the thing') });
 export type ApiError = z.infer<typeof errorSchema>;
 
+/** The error answers every route may give. */
+export const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema };
+
 export const runsQuery = z.object({
   target: z.string().optional().transform((t) => t || undefined),
   limit: pageLimit,
