@@ -13,6 +13,7 @@ import { errorHandler } from './errors.js';
 import { notificationRoutes, type NotificationLog } from './notifications.js';
 import { metricsRoute } from './metrics.js';
 import { readRoutes } from './routes/read.js';
+import { previewRoutes } from './routes/previews.js';
 import { writeRoutes } from './routes/write.js';
 import { serializerCompiler, validatorCompiler } from './validation.js';
 import { registerPage } from './static.js';
@@ -110,6 +111,7 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
     void app.register(metricsRoute(fleet));
     await app.register(readRoutes(fleet, options.audit));
     await app.register(writeRoutes(fleet, options.tokens));
+    await app.register(previewRoutes(fleet, options.tokens));
     await app.register(notificationRoutes(options.notifications));
     registerWebhooks(app, { fleet, repository: options.repository, log: options.log });
   };

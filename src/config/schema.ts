@@ -300,6 +300,32 @@ function notificationSchema(configDir: string) {
   });
 }
 
+/**
+ * A policy gate: a program run in a revision's checkout (no shell) before any apply of it; a failure holds the
+ * revision's applies. `command` is the argument vector.
+ */
+const gateSchema = () =>
+  mapping({
+    name: text(),
+    command: list(text()).min(1, { error: 'must list the program and its arguments' }),
+    timeout: duration().prefault('5m'),
+  }).transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+
+export const forgeTypes = ['github', 'gitlab', 'gitea'] as const;
+
+/** Previews of pull requests (off by default: a preview runs the branch's code with the fleet's secrets). */
+function previewsSchema(configDir: string) {
+  return mapping({
+    fromWebhooks: flag().default(false),
+    comment: flag().default(false),
+    forge: mapping({
+      type: z.enum(forgeTypes, { error: `must be one of ${forgeTypes.join(', ')}` }),
+      url: z.url({ error: 'must be the forge API base URL, like https://api.github.com' }),
+      tokenFile: hostFile(configDir),
+    }).optional(),
+  });
+}
+
 const varName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: expected.varName });
 
 function targetSchema(configDir: string) {
@@ -320,6 +346,7 @@ function targetSchema(configDir: string) {
     applyWindows: list(applyWindow()).optional(),
     dependsOn: list(targetName()).optional(),
     soak: duration({ allowZero: true }).optional(),
+    gates: list(gateSchema()).optional(),
   }).transform(
     ({ timeout, interval, soak, ...rest }) =>
       ({
@@ -397,6 +424,8 @@ export function configSchema(file: string) {
         }),
     ),
     retention: nullAsAbsent(retentionSchema().prefault({})),
+    gates: nullAsAbsent(list(gateSchema()).default([])),
+    previews: nullAsAbsent(previewsSchema(configDir).prefault({})),
   }).transform((parsed) => ({ file: path.resolve(file), configDir, ...parsed }));
 }
 

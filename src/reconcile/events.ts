@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { RunSummary } from '../store/types.js';
+import type { PreviewView } from './previews.js';
 import type { TargetStatus } from './status.js';
 
 /** What the fleet tells its observers (metrics, notifications): facts after they are recorded. */
 export type FleetEventMap = {
   /** A run of a target ended (preview runs are not the target's and are left out). */
   'run-finished': { run: RunSummary; before: TargetStatus; after: TargetStatus };
+  /** A preview was started, moved on, or ended. */
+  preview: PreviewView;
   /** A fetch attempt of the source ended. */
   fetched: { ok: boolean; error: string | null; revision: { sha: string; ref: string } | undefined };
 };

@@ -7,11 +7,13 @@ import type { Logger } from '../log.js';
 import { Runner } from '../runner/index.js';
 import type { GitSource, Revision, SourceView } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
+import type { GateResults, PreviewStore } from '../store/previews.js';
 import type { RunRetention } from '../store/retention.js';
 import type { TargetStore } from '../store/targets.js';
 import type { RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
 import { runLogFile } from './execute-run.js';
 import { FleetEvents } from './events.js';
+import { Previews } from './previews.js';
 import { Pruner } from './pruner.js';
 import { Reconciler, type ReconcileRequest } from './reconciler.js';
 import { SourceWatcher } from './source-watcher.js';
@@ -19,7 +21,7 @@ import { hostStatusOf } from './status.js';
 import type { Target } from './targets.js';
 import { targetView, type HostPage, type StatusView, type TargetDetail, type TargetView } from './views.js';
 
-export type FleetStores = { runs: RunStore; targets: TargetStore; retention: RunRetention };
+export type FleetStores = { runs: RunStore; targets: TargetStore; retention: RunRetention; previews: PreviewStore; gates: GateResults };
 
 /** Who set a control, and why. */
 export type Actor = { by: string; reason?: string | null };
@@ -32,6 +34,8 @@ export class Fleet {
   readonly reconciler: Reconciler;
   /** Facts after they are recorded (runs ended, fetches tried), for metrics and notifications. */
   readonly changes: FleetEvents;
+  /** Previews of any revision against the live fleet. */
+  readonly previews: Previews;
   /** Retention: old runs go on a schedule in daemon mode (`prune()` runs a pass now). */
   readonly pruner: Pruner;
   private watcher: SourceWatcher | undefined;
@@ -56,7 +60,17 @@ export class Fleet {
       log,
       revision: () => this.revision,
       revisionAt: (sha) => this.revisionAt(sha),
+      gateResults: stores.gates,
       events: this.changes,
+    });
+    this.previews = new Previews({
+      store: stores.previews,
+      runs: stores.runs,
+      reconciler: this.reconciler,
+      policyGates: this.reconciler.policyGates,
+      fetchRef: (ref) => this.fetchRef(ref),
+      events: this.changes,
+      log,
     });
     this.pruner = new Pruner({
       retention: stores.retention,
@@ -130,7 +144,9 @@ export class Fleet {
   async stop(graceMs: number): Promise<void> {
     this.watcher?.stop();
     this.pruner.stop();
+    const previews = this.previews.stop();
     await this.reconciler.shutdown(graceMs);
+    await previews;
   }
 
   reconcile(names: readonly string[] | undefined, request: ReconcileRequest): Array<{ id: number; target: string }> {
@@ -254,6 +270,14 @@ export class Fleet {
         current,
       });
     });
+  }
+
+  /** Any ref of the watched repository as a revision, fetched between polls (a preview's). */
+  private async fetchRef(ref: string): Promise<Revision> {
+    const watcher = this.watcher;
+    if (watcher) return watcher.between(() => watcher.source.fetchRef(ref));
+    if (this.fixedRevision && (ref === this.fixedRevision.sha || ref === this.fixedRevision.ref)) return this.fixedRevision;
+    throw new FleetError('not-found', `${ref}: this fleetcd is not watching a repository`);
   }
 
   /** The checkout of an accepted revision: the one in use, or one the source fetches again. */

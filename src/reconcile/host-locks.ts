@@ -3,7 +3,7 @@ import { abortable } from './abortable.js';
 /** A target's hosts at a revision, or null when they could not be listed (then it overlaps everything). */
 export type HostSet = ReadonlySet<string> | null;
 
-type Holder = { target: string; hosts: () => Promise<HostSet>; released: Promise<void>; release: () => void };
+type Holder = { key: string; target: string; hosts: () => Promise<HostSet>; released: Promise<void>; release: () => void };
 
 /**
  * Two targets whose inventories share a host never run at the same time: two ansible-playbook processes could
@@ -14,18 +14,20 @@ export class HostLocks {
   private readonly holders = new Set<Holder>();
 
   /**
-   * Waits until no other target holding hosts shares one with `target` (`hosts` lists them, lazily), then holds
-   * them until the returned release is called. The wait ends early, rejecting, when `signal` aborts.
+   * Waits until no other holder shares a host with `target` (`hosts` lists them, lazily), then holds them until
+   * the returned release is called. `key` names the holder: a target's reconciles are one holder (they never
+   * overlap anyway), a preview of it another that always overlaps it. The wait ends early, rejecting, when
+   * `signal` aborts.
    */
-  async acquire(target: string, hosts: () => Promise<HostSet>, signal: AbortSignal): Promise<() => void> {
+  async acquire(target: string, hosts: () => Promise<HostSet>, signal: AbortSignal, key = target): Promise<() => void> {
     for (;;) {
-      const others = [...this.holders].filter((h) => h.target !== target);
+      const others = [...this.holders].filter((h) => h.key !== key);
       if (others.length > 0) {
         const [mine, ...theirs] = await abortable(Promise.all([hosts(), ...others.map((h) => h.hosts())]), signal);
         // Holders came or went while the hosts were listed: look again.
-        const now = [...this.holders].filter((h) => h.target !== target);
+        const now = [...this.holders].filter((h) => h.key !== key);
         if (now.length !== others.length || now.some((h) => !others.includes(h))) continue;
-        const blocking = others.filter((_, i) => overlaps(mine ?? null, theirs[i] ?? null));
+        const blocking = others.filter((other, i) => other.target === target || overlaps(mine ?? null, theirs[i] ?? null));
         if (blocking.length > 0) {
           await abortable(Promise.race(blocking.map((h) => h.released)), signal);
           continue;
@@ -33,7 +35,7 @@ export class HostLocks {
       }
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
-      const holder: Holder = { target, hosts, released, release };
+      const holder: Holder = { key, target, hosts, released, release };
       this.holders.add(holder);
       return () => {
         this.holders.delete(holder);

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { killOrphanGroup, Runner } from '../runner/index.js';
 import { GitSource } from '../source/index.js';
 import { openDatabase, type Db } from '../store/db.js';
+import { GateResults, PreviewStore } from '../store/previews.js';
 import { RunRetention } from '../store/retention.js';
 import { RunStore } from '../store/runs.js';
 import { SqliteSourceHistory } from '../store/source-history.js';
@@ -31,7 +32,15 @@ export async function openFleet(config: Config, log: Logger, role: string): Prom
   let db: Db | undefined;
   try {
     db = openDatabase(join(config.stateDir, 'fleetcd.db'));
-    const stores = { runs: new RunStore(db), targets: new TargetStore(db), retention: new RunRetention(db) };
+    const stores = {
+      runs: new RunStore(db),
+      targets: new TargetStore(db),
+      retention: new RunRetention(db),
+      previews: new PreviewStore(db),
+      gates: new GateResults(db),
+    };
+    const previews = stores.previews.markInterrupted();
+    if (previews > 0) log.warn({ previews }, 'marked previews of a previous fleetcd as cancelled');
     await recoverInterruptedRuns(config, stores.runs, log);
     const source = new GitSource(config.repository, config.stateDir, { history: new SqliteSourceHistory(db), log });
     const fleet = new Fleet(config, stores, log);

@@ -7,7 +7,8 @@ import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { RunKind, RunResult, RunSummary } from '../store/types.js';
 import { Aborted } from './abortable.js';
-import { decide, type Decision } from './decide.js';
+import { applyPolicy, decide, type Decision } from './decide.js';
+import { gateFailure, type PolicyGates } from './policy-gates.js';
 import { executeRun } from './execute-run.js';
 import type { Reconcile } from './reconcile.js';
 import type { Controls } from './controls.js';
@@ -44,6 +45,7 @@ export type PipelineDeps = {
   /** The revision a reconcile runs at: the one it asks for, its target's held one, or the branch's. */
   pickRevision: (reconcile: Reconcile) => Promise<Revision | undefined>;
   controls: Controls;
+  policyGates: PolicyGates;
   hostLocks: HostLocks;
   /** The hosts of a target at a revision (listed once per revision). */
   hostsOf: (target: Target, revision: Revision) => Promise<HostSet>;
@@ -109,7 +111,7 @@ const steps: Record<StepName, Step> = {
     const { deps, reconcile, check, revision, target } = ctx;
     if (!check || !revision || !target) return { end: 'nothing was checked' };
     const now = new Date();
-    const decision = decide({
+    const input = {
       target: {
         name: target.name,
         mode: target.mode,
@@ -131,7 +133,12 @@ const steps: Record<StepName, Step> = {
       state: deps.controls.stateFor(target, revision, now),
       request: reconcile.request,
       now,
-    });
+    };
+    // Policy gates run only when there is something to apply (once per revision: the result is kept).
+    if (applyPolicy(input).kind === 'apply' && target.policy.gates.length > 0) {
+      input.state.gateFailure = gateFailure(await deps.policyGates.check(revision, target.policy.gates, reconcile.signal));
+    }
+    const decision = decide(input);
     ctx.decision = decision;
     deps.controls.decided(target, decision, revision.sha);
     if (decision.kind === 'stop') return { end: decision.reason };

@@ -6,12 +6,15 @@ import type { Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { Control, TargetStore } from '../store/targets.js';
-import type { RunResult, Trigger } from '../store/types.js';
+import type { RunResult, RunSummary, Trigger } from '../store/types.js';
+import { executeRun } from './execute-run.js';
 import type { FleetEvents } from './events.js';
 import { targetStatusOf } from './status.js';
 import { Controls } from './controls.js';
 import type { Waiting } from './decide.js';
 import { HostLocks, type HostSet } from './host-locks.js';
+import { PolicyGates } from './policy-gates.js';
+import type { GateResults } from '../store/previews.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { runPipeline, type PipelineDeps } from './pipeline.js';
 import { Reconcile, type ReconcileRequest } from './reconcile.js';
@@ -32,6 +35,7 @@ export type ReconcilerDeps = {
   revision: () => Revision | undefined;
   /** The checkout of an accepted revision, fetched again if it was pruned. */
   revisionAt: (sha: string) => Promise<Revision>;
+  gateResults: GateResults;
   events: FleetEvents;
 };
 
@@ -55,6 +59,7 @@ export class Reconciler {
   private readonly revisions: RevisionGate;
   private readonly scheduler: Scheduler;
   readonly controls: Controls;
+  readonly policyGates: PolicyGates;
   private readonly pipeline: PipelineDeps;
   /** Hosts per target and revision, listed when two targets could overlap; `known` once the listing is done. */
   private readonly hosts = new Map<string, { listing: Promise<HostSet>; known?: HostSet }>();
@@ -81,6 +86,7 @@ export class Reconciler {
       request: (target, trigger) => this.requestOne(target, trigger),
       log: deps.log,
     });
+    this.policyGates = new PolicyGates({ results: deps.gateResults, runner: deps.runner, log: deps.log });
     this.pipeline = {
       config: deps.config,
       store: deps.store,
@@ -89,6 +95,7 @@ export class Reconciler {
       revisions: this.revisions,
       slots: this.slots,
       controls: this.controls,
+      policyGates: this.policyGates,
       hostLocks: new HostLocks(),
       hostsOf: (target, revision) => this.hostsOf(target, revision),
       resolveTarget: (name, revision) => this.targetsAt(revision.root).find((t) => t.name === name),
@@ -105,6 +112,11 @@ export class Reconciler {
   /** The targets of the revision in use, with their effective settings. */
   list(): Target[] {
     return this.targetsAt(this.revision()?.root);
+  }
+
+  /** The targets of any revision (a preview's). */
+  targetsAtRevision(revision: Revision): Target[] {
+    return this.targetsAt(revision.root);
   }
 
   /** The revision runs use (see RevisionGate). */
@@ -214,6 +226,41 @@ export class Reconciler {
       shared.set(name, [...common].sort());
     }
     return shared;
+  }
+
+  /**
+   * One check of a preview: the target at the preview's revision, recorded as a run of trigger `preview` with
+   * the preview's id (so it never counts toward the target's status). It never runs beside another run of the
+   * target (nor of a target sharing a host), and it waits behind the target's own runs for a slot. Never throws:
+   * whatever stops it is the run's recorded end.
+   */
+  async previewCheck(name: string, revision: Revision, preview: { id: number; requestedBy?: string }, signal: AbortSignal): Promise<RunSummary> {
+    const { store, log } = this.deps;
+    const id = store.create({ target: name, kind: 'check', trigger: 'preview', revision: revision.sha, previewId: preview.id, requestedBy: preview.requestedBy });
+    const target = this.targetsAt(revision.root).find((t) => t.name === name);
+    const releases: Array<() => void> = [this.revisions.hold(revision.sha)];
+    try {
+      if (!target) throw new FleetError('not-found', `${name} is not a target at ${revision.sha.slice(0, 12)}`);
+      const requirements = await this.revisions.prepare(revision, signal);
+      releases.push(await this.pipeline.hostLocks.acquire(name, () => this.hostsOf(target, revision), signal, `preview:${name}`));
+      await this.slots.add(
+        async () => {
+          const result = await executeRun(
+            { config: this.deps.config(), store, runner: this.deps.runner(), log },
+            { id, target, revision, check: true, signal, requirements },
+          );
+          this.finishRun(id, result);
+        },
+        { signal, priority: -1 },
+      );
+    } catch (error) {
+      const stopped = signal.aborted;
+      const status = stopped ? (signal.reason === 'shutdown' ? 'interrupted' : 'cancelled') : 'failed';
+      this.finishRun(id, { status, exitCode: null, error: stopped ? `${status} before it finished` : messageOf(error), hosts: new Map() });
+    } finally {
+      for (const release of releases.reverse()) release();
+    }
+    return store.get(id)!;
   }
 
   /** Resolves when every reconcile queued so far has finished (one-shot verbs and tests wait on this). */

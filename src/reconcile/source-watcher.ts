@@ -73,10 +73,18 @@ export class SourceWatcher {
   }
 
   /** Runs `task` between fetches (never during one): mirror maintenance. A poll asked for meanwhile follows it. */
-  async between(task: () => Promise<void>): Promise<void> {
+  async between<T>(task: () => Promise<T>): Promise<T> {
     while (this.inFlight) await this.inFlight.catch(() => undefined);
-    this.inFlight = task().finally(() => this.afterwards(false));
-    await this.inFlight;
+    const running = task();
+    this.inFlight = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await running;
+    } finally {
+      this.afterwards(false);
+    }
   }
 
   /** After a fetch or a maintenance task: a poll asked for meanwhile runs now; after a fetch the next is armed. */

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config, Mode, TargetOverrides } from '../config/index.js';
 import { isInside } from '../source/index.js';
+import type { GateSpec } from './policy-gates.js';
 import type { WindowSpec } from './windows.js';
 
 /** When and how a target is reconciled: the config's globals with the target's overrides applied. */
@@ -13,6 +14,8 @@ export type TargetPolicy = {
   applyWindows: readonly WindowSpec[];
   dependsOn: readonly string[];
   soakMs: number;
+  /** Policy gates every apply of a revision waits on: the global ones, then the target's own. */
+  gates: readonly GateSpec[];
 };
 
 /** A target as found in one revision: an inventory, with the config's overrides applied. */
@@ -87,6 +90,7 @@ export function policyOf(config: Config, overrides: TargetOverrides): TargetPoli
     applyWindows: overrides.applyWindows ?? global.applyWindows,
     dependsOn: overrides.dependsOn ?? [],
     soakMs: overrides.soakMs ?? 0,
+    gates: [...config.gates, ...(overrides.gates ?? [])],
   };
 }
 

@@ -8,9 +8,11 @@ import type { AnsibleEvent } from './events.js';
 import { vaultArgv, type RunSpec } from './argv.js';
 import { installRequirements, type InstalledRequirements } from './requirements.js';
 import { listInventoryHosts } from './inventory.js';
+import { runGateProgram, type GateOutcome } from './gate.js';
 
 export type { RunSpec } from './argv.js';
 export type { ProcessOutcome } from './ansible-process.js';
+export type { GateOutcome } from './gate.js';
 export type { InstalledRequirements } from './requirements.js';
 export { parseEventLine, toTaskResult, toHostRecaps, type AnsibleEvent } from './events.js';
 export { killOrphanGroup } from './process-identity.js';
@@ -91,6 +93,13 @@ export class Runner {
     } finally {
       rmSync(runDir, { recursive: true, force: true });
     }
+  }
+
+  /** Runs a policy gate's program in a revision's checkout (see gate.ts). */
+  runGate(cwd: string, command: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<GateOutcome> {
+    const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir: this.controlPathDir('gates'), localTempDir: join(this.workDir, 'tmp') }, readRepoAnsibleCfg(cwd));
+    // A linter's colours are noise in the output kept with the result.
+    return runGateProgram(cwd, command, { ...env, NO_COLOR: '1', TERM: 'dumb' }, timeoutMs, signal);
   }
 
   /** The hosts an inventory of a revision yields (ansible-inventory, with the repo's ansible.cfg and vault). */

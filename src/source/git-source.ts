@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Config } from '../config/index.js';
@@ -120,6 +121,44 @@ export class GitSource {
   /** Full shas of tips this source accepted that start with `prefix` (a rollback may only go there). */
   acceptedMatching(prefix: string): string[] {
     return this.history.acceptedMatching(this.key, prefix);
+  }
+
+  /**
+   * The revision at any ref of the watched repository (a branch, a tag, a full sha, or a ref such as
+   * `refs/pull/7/head`), for a preview: fetched on demand with the same credentials, checked with the same
+   * signature policy and path rules, and checked out like any revision. It is not added to the source's
+   * history: it is never the revision targets follow, and a rollback can never go there.
+   */
+  async fetchRef(ref: string): Promise<Revision> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(ref) || ref.includes('..') || ref.endsWith('/')) {
+      throw new FleetError('bad-request', `ref: must be a branch, a tag, a commit sha or a refs/… name, got ${JSON.stringify(ref)}`);
+    }
+    const remoteRef = /^[0-9a-f]{40}$/.test(ref) || ref.startsWith('refs/') ? ref : await this.resolveShortRef(ref);
+    let sha: string;
+    try {
+      sha = await this.mirror.fetchTip(remoteRef, `refs/fleetcd/preview/${createHash('sha1').update(remoteRef).digest('hex')}`);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+    const commit = await this.mirror.commit(sha);
+    const refusal = await this.policy?.refusalOf(this.mirror, commit);
+    if (refusal) throw new RevisionRefused(sha, refusal, commit.subject);
+    const dir = await this.checkout(sha);
+    const problem = this.pathProblem(dir);
+    if (problem) throw new RevisionRefused(sha, problem, commit.subject);
+    const now = new Date().toISOString();
+    return { sha, ref, fetchedAt: now, subject: commit.subject, author: commit.author, committedAt: commit.committedAt, dir, root: join(dir, this.repo.path) };
+  }
+
+  /** A short name as a branch, else a tag, of the remote; not-found when it is neither. */
+  private async resolveShortRef(ref: string): Promise<string> {
+    for (const candidate of [`refs/heads/${ref}`, `refs/tags/${ref}`]) {
+      const sha = await this.mirror.remoteSha(candidate).catch((error: unknown) => {
+        throw this.sourceError(`cannot look up ${ref}`, error);
+      });
+      if (sha) return candidate;
+    }
+    throw new FleetError('not-found', `${ref} is neither a branch nor a tag of ${this.key.url}`);
   }
 
   /**

@@ -75,20 +75,20 @@ export class Mirror {
    * Fetches `remoteRef` (a ref, or a full sha) at depth 1 into the tip ref and returns the commit's sha.
    * Throws a FleetError('source') for a remote problem and MirrorDamaged for anything else.
    */
-  async fetchTip(remoteRef: string): Promise<string> {
+  async fetchTip(remoteRef: string, localRef = tipRef): Promise<string> {
     await this.open();
     try {
       // -v: git then always prints something, which spares simple-git's 50 ms wait for a silent process.
-      await this.git().raw(['fetch', '-v', ...fetchFlags, '--depth=1', 'origin', `+${remoteRef}:${tipRef}`]);
+      await this.git().raw(['fetch', '-v', ...fetchFlags, '--depth=1', 'origin', `+${remoteRef}:${localRef}`]);
     } catch (error) {
       const text = messageOf(error);
       if (/\.lock'?: File exists|cannot lock ref/i.test(text)) throw this.locked(text, error);
       if (!remoteProblems.some((pattern) => pattern.test(text))) throw this.damaged('fetch failed', error);
       throw error;
     }
-    const loose = remoteRef.startsWith('refs/heads/') ? this.looseRef(tipRef) : undefined;
+    const loose = remoteRef.startsWith('refs/heads/') ? this.looseRef(localRef) : undefined;
     if (loose) return loose;
-    return this.local('cannot read the fetched tip', async (git) => (await git.raw(['rev-parse', '--verify', `${tipRef}^{commit}`])).trim());
+    return this.local('cannot read the fetched tip', async (git) => (await git.raw(['rev-parse', '--verify', `${localRef}^{commit}`])).trim());
   }
 
   /**

@@ -300,6 +300,22 @@ export class RunStore {
     return rows.map(toSummary);
   }
 
+  /** A preview's runs, in the order they were made. */
+  previewRuns(previewId: number): RunSummary[] {
+    return (this.db.prepare(`SELECT * FROM runs WHERE preview_id = ? ORDER BY id`).all(previewId) as RunRow[]).map(toSummary);
+  }
+
+  /** The changes the target's newest check at a revision reported (never a preview's): the drift already there. */
+  newestCheckChanges(target: string, revision: string): RunDetail['changes'] {
+    const row = this.db
+      .prepare(
+        `SELECT id FROM runs WHERE target = ? AND revision = ? AND kind = 'check' AND status = 'succeeded' AND preview_id IS NULL
+         ORDER BY id DESC LIMIT 1`,
+      )
+      .get(target, revision) as { id: number } | undefined;
+    return row ? this.changes(row.id) : [];
+  }
+
   /** Whether this target ever finished an apply of this revision without failure. */
   hasApplied(target: string, revision: string): boolean {
     const row = this.db

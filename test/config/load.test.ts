@@ -130,6 +130,8 @@ describe('loadConfig', () => {
       },
       targets: {},
       retention: { maxAgeMs: 30 * 86_400_000, maxRunsPerTarget: 1000 },
+      gates: [],
+      previews: { fromWebhooks: false, comment: false },
     });
   });
 

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import type { Db } from './db.js';
+
+export const previewStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type PreviewStatus = (typeof previewStatuses)[number];
+
+/** The pull or merge request a preview came from, when a webhook started it. */
+export const pullRequestSchema = z.object({
+  provider: z.string(),
+  repository: z.string().describe('owner/name, or the project id on GitLab'),
+  number: z.number().int(),
+  url: z.string().nullable(),
+  headSha: z.string(),
+});
+export type PullRequest = z.infer<typeof pullRequestSchema>;
+
+export type PreviewRecord = {
+  id: number;
+  ref: string;
+  revision: string | null;
+  status: PreviewStatus;
+  targets: string[] | null;
+  requestedBy: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  supersededBy: string | null;
+  pullRequest: PullRequest | null;
+};
+
+type Row = {
+  id: number;
+  ref: string;
+  revision: string | null;
+  status: PreviewStatus;
+  targets: string | null;
+  requested_by: string | null;
+  created_at: string;
+  finished_at: string | null;
+  error: string | null;
+  superseded_by: string | null;
+  pull_request: string | null;
+};
+
+function toRecord(row: Row): PreviewRecord {
+  return {
+    id: row.id,
+    ref: row.ref,
+    revision: row.revision,
+    status: row.status,
+    targets: row.targets === null ? null : (JSON.parse(row.targets) as string[]),
+    requestedBy: row.requested_by,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+    supersededBy: row.superseded_by,
+    pullRequest: row.pull_request === null ? null : (JSON.parse(row.pull_request) as PullRequest),
+  };
+}
+
+/** The `previews` table. A preview's runs are rows of `runs` with its id. */
+export class PreviewStore {
+  constructor(private readonly db: Db) {}
+
+  create(input: { ref: string; targets?: readonly string[]; requestedBy?: string; pullRequest?: PullRequest }): number {
+    const result = this.db
+      .prepare(`INSERT INTO previews (ref, status, targets, requested_by, created_at, pull_request) VALUES (?, 'queued', ?, ?, ?, ?)`)
+      .run(
+        input.ref,
+        input.targets ? JSON.stringify(input.targets) : null,
+        input.requestedBy ?? null,
+        new Date().toISOString(),
+        input.pullRequest ? JSON.stringify(input.pullRequest) : null,
+      );
+    return Number(result.lastInsertRowid);
+  }
+
+  started(id: number, revision: string): void {
+    this.db.prepare(`UPDATE previews SET status = 'running', revision = ? WHERE id = ? AND status = 'queued'`).run(revision, id);
+  }
+
+  /** Ends a preview (once: an ended preview is never rewritten). */
+  finish(id: number, status: Exclude<PreviewStatus, 'queued' | 'running'>, error: string | null, supersededBy?: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE previews SET status = ?, error = ?, superseded_by = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+        )
+        .run(status, error, supersededBy ?? null, new Date().toISOString(), id).changes === 1
+    );
+  }
+
+  get(id: number): PreviewRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM previews WHERE id = ?`).get(id) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(limit: number): PreviewRecord[] {
+    return (this.db.prepare(`SELECT * FROM previews ORDER BY id DESC LIMIT ?`).all(limit) as Row[]).map(toRecord);
+  }
+
+  /** Previews of a pull request that have not ended, to be superseded by a newer push. */
+  openFor(pullRequest: Pick<PullRequest, 'provider' | 'repository' | 'number'>): PreviewRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM previews WHERE status IN ('queued', 'running') AND json_extract(pull_request, '$.provider') = ?
+             AND json_extract(pull_request, '$.repository') = ? AND json_extract(pull_request, '$.number') = ?`,
+        )
+        .all(pullRequest.provider, pullRequest.repository, pullRequest.number) as Row[]
+    ).map(toRecord);
+  }
+
+  /** At start-up: previews a dead daemon left going did not finish. */
+  markInterrupted(): number {
+    return this.db
+      .prepare(`UPDATE previews SET status = 'cancelled', error = 'fleetcd stopped before this preview finished', finished_at = ? WHERE status IN ('queued', 'running')`)
+      .run(new Date().toISOString()).changes;
+  }
+}
+
+export const gateResultSchema = z.object({
+  gate: z.string(),
+  command: z.array(z.string()),
+  ok: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  output: z.string().describe("the last lines the gate printed"),
+  ranAt: z.string(),
+});
+export type GateResult = z.infer<typeof gateResultSchema>;
+
+/** The `gate_results` table: a gate's result is kept with the revision it ran at. */
+export class GateResults {
+  constructor(private readonly db: Db) {}
+
+  get(revision: string, gate: string, command: readonly string[]): GateResult | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM gate_results WHERE revision = ? AND gate = ? AND command = ?`)
+      .get(revision, gate, JSON.stringify(command)) as
+      | { gate: string; command: string; ok: number; exit_code: number | null; output: string | null; ran_at: string }
+      | undefined;
+    return row && { gate: row.gate, command: JSON.parse(row.command) as string[], ok: row.ok === 1, exitCode: row.exit_code, output: row.output ?? '', ranAt: row.ran_at };
+  }
+
+  record(revision: string, result: GateResult): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO gate_results (revision, gate, command, exit_code, ok, output, ran_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(revision, result.gate, JSON.stringify(result.command), result.exitCode, result.ok ? 1 : 0, result.output, result.ranAt);
+  }
+}
