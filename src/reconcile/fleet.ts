@@ -215,8 +215,8 @@ export class Fleet {
         runId: row.runId,
         changedTasks: row.kind === 'check' ? row.changed : 0,
       })),
-      changes: this.stores.runs.hostResults(name, 'changed', 20).map(({ runId, target, task, module, diff }) => ({ runId, target, task, module, diff })),
-      failures: this.stores.runs.hostResults(name, 'failed', 20).map(({ runId, target, task, message }) => ({ runId, target, task, message })),
+      changes: this.stores.runs.hostResults(name, 'changed', 20).map(({ runId, target, task, module, diff }) => ({ runId, target, host: name, task, module, diff })),
+      failures: this.stores.runs.hostResults(name, 'failed', 20).map(({ runId, target, task, message }) => ({ runId, target, host: name, task, message })),
       runs,
     };
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { modes } from '../config/index.js';
 import type { Target } from './targets.js';
-import { commitSchema, coverageSchema, runSummarySchema, type Commit, type RunSummary } from '../store/types.js';
+import { changeSchema, commitSchema, coverageSchema, failureSchema, runSummarySchema, type Commit, type RunSummary } from '../store/types.js';
 import type { Control, Hold, TargetRecord } from '../store/targets.js';
 import { waitReasons, type Waiting } from './decide.js';
 import { targetStatuses, targetStatusOf } from './status.js';
@@ -139,10 +139,10 @@ export const hostPageSchema = z.object({
     .array(z.object({ target: z.string(), status: hostViewSchema.shape.status, runId: z.number().int(), changedTasks: z.number().int() }))
     .describe("the host's status in each target that has it, from the newest conclusive run that included it"),
   changes: z
-    .array(z.object({ runId: z.number().int(), target: z.string(), task: z.string(), module: z.string().nullable(), diff: z.array(z.unknown()).nullable() }))
+    .array(changeSchema.extend({ runId: z.number().int(), target: z.string() }))
     .describe('its newest changes (drift found by checks, changes made by applies), newest first'),
   failures: z
-    .array(z.object({ runId: z.number().int(), target: z.string(), task: z.string(), message: z.string().nullable() }))
+    .array(failureSchema.extend({ runId: z.number().int(), target: z.string() }))
     .describe('its newest failures, newest first'),
   runs: z.array(runSummarySchema).describe('the newest runs that included it'),
 });

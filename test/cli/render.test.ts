@@ -334,8 +334,8 @@ describe('renderHost', () => {
     const host: HostPage = {
       name: 'web1',
       targets: [{ target: 'web', status: 'drifted', runId: 42, changedTasks: 1 }],
-      changes: [{ runId: 42, target: 'web', task: 'Write app config', module: 'copy', diff: [{ before: 'a\n', after: 'b\n' }] }],
-      failures: [{ runId: 40, target: 'web', task: 'Probe', message: 'boom' }],
+      changes: [{ runId: 42, target: 'web', host: 'web1', task: 'Write app config', module: 'copy', diff: [{ before: 'a\n', after: 'b\n' }] }],
+      failures: [{ runId: 40, target: 'web', host: 'web1', task: 'Probe', message: 'boom' }],
       runs: [summary()],
     };
     const lines = renderHost(host, look).split('\n');

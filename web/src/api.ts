@@ -1,42 +1,17 @@
-import type { RunDetail, RunSummary, SourceView, StatusView, TargetDetail, TargetView } from '../../src/api/schemas.js';
+import type { HostPage, RunDetail, RunSummary, SourceView, StatusView, TargetDetail, TargetView } from '../../src/api/schemas.js';
 
 /**
  * The page's one way to the daemon: the public HTTP API, typed by the route schemas' inferred types, with the
  * API token (kept in this tab's sessionStorage, never in a URL) sent as the Authorization header.
  */
 
-/**
- * What targets are about to get (suspend, holds, waits, retries, shared hosts). Optional here until
- * src/api/schemas.ts has them; then this extension goes and the types come from the schemas alone.
- */
-type Upcoming = Partial<{
-  suspended: boolean;
-  suspension: { reason: string | null; at: string; by: string | null } | null;
-  held: { revision: string; reason: string | null; at: string; by: string | null } | null;
-  waiting: { reason: 'window' | 'dependency' | 'retry' | 'gate' | 'hold'; detail: string; until?: string } | null;
-  retry: { attempt: number; nextAt: string } | null;
-  sharedHosts: string[];
-}>;
-
-export type Target = TargetView & Upcoming;
-export type TargetPage = TargetDetail & Upcoming;
-export type Status = Omit<StatusView, 'targets'> & { targets: Target[] };
-export type { RunDetail, RunSummary, SourceView };
+export type Target = TargetView;
+export type TargetPage = TargetDetail;
+export type Status = StatusView;
+export type { HostPage, RunDetail, RunSummary, SourceView };
 export type TargetStatus = TargetView['status'];
 export type Change = RunDetail['changes'][number];
 export type Failure = RunDetail['failures'][number];
-
-/**
- * `GET /api/v1/hosts/:name`, announced but not in the schemas yet: its shape as announced, built from the
- * schemas' own parts. Goes once src/api/schemas.ts exports the host view.
- */
-export type HostPage = {
-  name: string;
-  targets: Array<{ target: string; status: TargetStatus; runId: number | null; changedTasks: number }>;
-  changes: Array<Change & { runId: number; target: string }>;
-  failures: Array<Failure & { runId: number; target: string }>;
-  runs: RunSummary[];
-};
 
 /** An answer that is not a success, with a message fit to show as it is. */
 export class ApiError extends Error {
