@@ -3,6 +3,7 @@ import { messageOf } from './errors.js';
 import type { Logger } from './log.js';
 import { loadTokens } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { ForgePoster } from './forge/index.js';
 import { checkSecretHeaders, Notifier } from './notify/index.js';
 import { AuditLog } from './store/audit.js';
 import { openFleet } from './reconcile/open.js';
@@ -29,6 +30,8 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
   const notifier = new Notifier(config, { db, log, fleet });
   notifier.watch(fleet.changes);
   fleet.pruner.alsoPrune((cutoff) => notifier.prune(cutoff));
+  const forge = new ForgePoster(config, { log });
+  forge.watch(fleet.changes);
   let address: string;
   const api = buildApi({
     fleet,
@@ -38,6 +41,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     audit: new AuditLog(db),
     notifications: notifier,
     repository: config.repository,
+    previews: () => config.previews,
     tls: config.api.tls,
   });
   try {
@@ -45,6 +49,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
   } catch (error) {
     await fleet.stop(0);
     notifier.stop();
+    forge.stop();
     opened.close();
     throw error;
   }
@@ -69,6 +74,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     const effective = config;
     fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
     notifier.reconfigure(effective);
+    forge.reconfigure(effective);
     log.info({ file: config.file }, 'config reloaded');
     return true;
   };
@@ -79,6 +85,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
       log.info({ graceMs: config.reconcile.shutdownGraceMs }, 'stopping: no new runs; waiting for running ones');
       await fleet.stop(config.reconcile.shutdownGraceMs);
       notifier.stop();
+      forge.stop();
       await api.close().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'API close failed'));
       opened.close();
       log.info('stopped');

@@ -32,6 +32,8 @@ export type ApiOptions = {
   notifications?: NotificationLog;
   /** The watched repository: the webhook route needs its branch and `webhookSecretFile`. */
   repository?: Config['repository'];
+  /** The previews settings in force: the webhook route starts previews of pull requests with `fromWebhooks`. */
+  previews?: () => Config['previews'];
   /** Parse every response against its schema (tests): a response that drifted from the document fails. */
   checkResponses?: boolean;
   /** Serve HTTPS with this certificate and key (api.tls). */
@@ -113,6 +115,6 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
     await app.register(writeRoutes(fleet, options.tokens));
     await app.register(previewRoutes(fleet, options.tokens));
     await app.register(notificationRoutes(options.notifications));
-    registerWebhooks(app, { fleet, repository: options.repository, log: options.log });
+    registerWebhooks(app, { fleet, repository: options.repository, previews: options.previews, log: options.log });
   };
 }

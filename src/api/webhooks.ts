@@ -1,24 +1,46 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { readSecretFile, type Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Fleet } from '../reconcile/fleet.js';
-import { authenticateWebhook, parsePush, pushDecision, webhookBodyLimit } from '../source/index.js';
+import {
+  authenticateWebhook,
+  forgeFamily,
+  isPullRequestDelivery,
+  parsePullRequest,
+  parsePush,
+  pullRequestDecision,
+  pushDecision,
+  webhookBodyLimit,
+  webhookEvent,
+  type WebhookProvider,
+} from '../source/index.js';
 import { errorSchema, webhookAnswerSchema } from './schemas.js';
 
 export const webhookPath = '/api/v1/webhooks/git';
 
 export type WebhookOptions = {
-  fleet: Pick<Fleet, 'fetchNow'>;
+  fleet: Pick<Fleet, 'fetchNow' | 'previews'>;
   repository: Config['repository'] | undefined;
+  /** The previews settings in force (`previews.fromWebhooks` lets pull requests start previews). */
+  previews?: () => Config['previews'];
   log: Logger;
 };
+
+/** A push's answer, or a pull request's: the preview it started (or refused, recorded as failed). */
+const answerSchema = webhookAnswerSchema.extend({
+  preview: z.number().int().optional().describe("the preview a pull request's head started, or its recorded refusal"),
+  refused: z.literal(true).optional(),
+});
+type Answer = z.infer<typeof answerSchema>;
 
 /**
  * `POST /api/v1/webhooks/git`: no bearer token, a git host sends none; the provider's signature over the raw
  * body (or GitLab's token) is the authentication. The route lives in its own plugin scope whose only body
  * parser keeps the bytes as they arrived, so the HMAC is computed over exactly what the provider signed.
- * A valid push to the watched branch starts a fetch at once (the watcher coalesces a burst).
+ * A valid push to the watched branch starts a fetch at once (the watcher coalesces a burst); a pull request's
+ * new head starts a preview, with `previews.fromWebhooks`.
  */
 export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], options: WebhookOptions): void {
   const secretFile = options.repository?.webhookSecretFile;
@@ -30,8 +52,8 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
       {
         bodyLimit: webhookBodyLimit,
         schema: {
-          summary: 'push events from GitHub, GitLab, Gitea/Forgejo, authenticated by their signature',
-          response: { 200: webhookAnswerSchema, 202: webhookAnswerSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 413: errorSchema },
+          summary: 'push and pull-request events from GitHub, GitLab, Gitea/Forgejo, authenticated by their signature',
+          response: { 200: answerSchema, 202: answerSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 413: errorSchema },
         },
         onRequest: async () => {
           if (!secretFile) {
@@ -47,6 +69,7 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
           options.log.warn({ ip: request.ip, reason: auth.error }, 'webhook refused');
           throw new FleetError('unauthorized', auth.error);
         }
+        if (isPullRequestDelivery(request.headers)) return reply.code(202).send(pullRequest(options, auth.provider, request.headers, body));
         let push;
         try {
           push = parsePush(auth.provider, request.headers, body);
@@ -63,4 +86,37 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
       },
     );
   });
+}
+
+/**
+ * A pull or merge request delivery: with `previews.fromWebhooks`, a new head supersedes the request's previews
+ * still going and starts one of `refs/pull/<n>/head` (GitLab: `refs/merge-requests/<iid>/head`); a head in a
+ * fork is refused and the refusal recorded. Other actions, and other repositories' requests, are acknowledged.
+ */
+function pullRequest(options: WebhookOptions, provider: WebhookProvider, headers: Record<string, string | string[] | undefined>, body: Buffer): Answer {
+  if (!options.previews?.().fromWebhooks) {
+    return { provider, event: webhookEvent(headers), ref: null, after: null, ignored: true, reason: 'previews.fromWebhooks is off' };
+  }
+  if (!forgeFamily(provider)) return { provider, event: webhookEvent(headers), ref: null, after: null, ignored: true, reason: `pull requests from ${provider} are not previewed` };
+  let event;
+  try {
+    event = parsePullRequest(provider, headers, body);
+  } catch (error) {
+    throw new FleetError('bad-request', `body: ${messageOf(error)}`);
+  }
+  const { pullRequest } = event;
+  const about = { provider, event: event.event, ref: event.ref, after: pullRequest.headSha };
+  const decision = pullRequestDecision(event, { url: options.repository?.url ?? '' });
+  if (decision.action === 'ignore') return { ...about, ignored: true, reason: decision.reason };
+  const { previews } = options.fleet;
+  previews.supersede(pullRequest);
+  const fields = { ...about, repository: pullRequest.repository, number: pullRequest.number, head: event.headRepository };
+  if (decision.action === 'refuse') {
+    const id = previews.refuse(event.ref, decision.reason, pullRequest);
+    options.log.warn({ ...fields, preview: id, reason: decision.reason }, 'webhook pull request refused');
+    return { ...about, refused: true, reason: decision.reason, preview: id };
+  }
+  const id = previews.start(event.ref, { pullRequest, requestedBy: 'webhook' });
+  options.log.info({ ...fields, preview: id }, 'webhook pull request: previewing its head');
+  return { ...about, preview: id };
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError, messageOf } from '../errors.js';
 import { registerLocalVerbs } from './commands/local.js';
+import { registerPreviewVerb } from './commands/preview.js';
 import { registerReadVerbs } from './commands/read.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWriteVerbs } from './commands/write.js';
@@ -30,6 +31,7 @@ function program(): Command {
     .action(verb((cli) => serve(cli.configFile)));
   registerReadVerbs(root);
   registerWriteVerbs(root);
+  registerPreviewVerb(root);
   registerLocalVerbs(root);
   registerValidate(root);
   root.addHelpText(

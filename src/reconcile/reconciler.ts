@@ -219,12 +219,12 @@ export class Reconciler {
       const listed = revision ? this.hosts.get(hostsKey(target.name, revision.sha))?.known : undefined;
       hostsOf.set(target.name, listed ?? recorded.get(target.name) ?? new Set());
     }
-    const shared = new Map<string, string[]>();
-    for (const [name, mine] of hostsOf) {
-      const common = new Set<string>();
-      for (const [other, theirs] of hostsOf) if (other !== name) for (const host of mine) if (theirs.has(host)) common.add(host);
-      shared.set(name, [...common].sort());
-    }
+    // One pass over every host: which targets have it. A host with two or more is shared by each of them.
+    const holders = new Map<string, string[]>();
+    for (const [name, hosts] of hostsOf) for (const host of hosts) holders.set(host, [...(holders.get(host) ?? []), name]);
+    const shared = new Map<string, string[]>(targets.map((t) => [t.name, []]));
+    for (const [host, names] of holders) if (names.length > 1) for (const name of names) shared.get(name)?.push(host);
+    for (const hosts of shared.values()) hosts.sort();
     return shared;
   }
 

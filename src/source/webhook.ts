@@ -43,17 +43,37 @@ export function authenticateWebhook(headers: Headers, body: Buffer, secret: stri
 }
 
 /**
- * Reads the event name, the ref and the new sha of a delivery. GitHub may send the JSON form-encoded
- * (`payload=...`). Throws a SyntaxError-like Error for a body that is not a JSON object.
+ * Reads the event name, the ref and the new sha of a delivery. Throws an Error saying why for a body that is
+ * not a JSON object.
  */
 export function parsePush(provider: WebhookProvider, headers: Headers, body: Buffer): PushEvent {
-  const event =
+  const fields = webhookPayload(headers, body);
+  const after = fields.after ?? fields.checkout_sha;
+  return {
+    provider,
+    event: webhookEvent(headers),
+    ref: typeof fields.ref === 'string' ? fields.ref : null,
+    after: typeof after === 'string' ? after : null,
+  };
+}
+
+/** The event a delivery announces (`push`, `pull_request`, `Merge Request Hook`, …), from its provider's header. */
+export function webhookEvent(headers: Headers): string | null {
+  return (
     header(headers, 'x-forgejo-event') ??
     header(headers, 'x-gitea-event') ??
     header(headers, 'x-gogs-event') ??
     header(headers, 'x-gitlab-event') ??
     header(headers, 'x-github-event') ??
-    null;
+    null
+  );
+}
+
+/**
+ * A delivery's body as a JSON object. GitHub may send the JSON form-encoded (`payload=...`). Throws an Error
+ * saying why for a body that is not a JSON object.
+ */
+export function webhookPayload(headers: Headers, body: Buffer): Record<string, unknown> {
   const text = /application\/x-www-form-urlencoded/i.test(header(headers, 'content-type') ?? '')
     ? (new URLSearchParams(body.toString('utf8')).get('payload') ?? '')
     : body.toString('utf8');
@@ -64,14 +84,7 @@ export function parsePush(provider: WebhookProvider, headers: Headers, body: Buf
     throw new Error('the body is not JSON (nor a form with a JSON payload field)');
   }
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('the body must be a JSON object');
-  const fields = payload as Record<string, unknown>;
-  const after = fields.after ?? fields.checkout_sha;
-  return {
-    provider,
-    event,
-    ref: typeof fields.ref === 'string' ? fields.ref : null,
-    after: typeof after === 'string' ? after : null,
-  };
+  return payload as Record<string, unknown>;
 }
 
 export type PushDecision = { action: 'fetch' } | { action: 'ping' } | { action: 'ignore'; reason: string };

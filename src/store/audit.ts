@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 
 export const auditEntrySchema = z.object({
   id: z.number().int(),
@@ -20,8 +20,7 @@ export class AuditLog {
   constructor(private readonly db: Db) {}
 
   record(entry: Omit<AuditEntry, 'id' | 'at'>): void {
-    this.db
-      .prepare(`INSERT INTO audit (at, actor, method, path, request, status, answer) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    prepared(this.db, `INSERT INTO audit (at, actor, method, path, request, status, answer) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(
         new Date().toISOString(),
         entry.actor,
@@ -35,8 +34,7 @@ export class AuditLog {
 
   /** Newest first; `before` an id to page. */
   list(limit: number, before?: number): AuditEntry[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM audit WHERE (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`)
+    const rows = prepared(this.db, `SELECT * FROM audit WHERE (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`)
       .all({ limit, before: before ?? null }) as Row[];
     return rows.map((row) => ({ ...row, request: row.request === null ? null : (JSON.parse(row.request) as unknown) }));
   }

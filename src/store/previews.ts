@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 
 export const previewStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type PreviewStatus = (typeof previewStatuses)[number];
@@ -63,8 +63,7 @@ export class PreviewStore {
   constructor(private readonly db: Db) {}
 
   create(input: { ref: string; targets?: readonly string[]; requestedBy?: string; pullRequest?: PullRequest }): number {
-    const result = this.db
-      .prepare(`INSERT INTO previews (ref, status, targets, requested_by, created_at, pull_request) VALUES (?, 'queued', ?, ?, ?, ?)`)
+    const result = prepared(this.db, `INSERT INTO previews (ref, status, targets, requested_by, created_at, pull_request) VALUES (?, 'queued', ?, ?, ?, ?)`)
       .run(
         input.ref,
         input.targets ? JSON.stringify(input.targets) : null,
@@ -76,35 +75,31 @@ export class PreviewStore {
   }
 
   started(id: number, revision: string): void {
-    this.db.prepare(`UPDATE previews SET status = 'running', revision = ? WHERE id = ? AND status = 'queued'`).run(revision, id);
+    prepared(this.db, `UPDATE previews SET status = 'running', revision = ? WHERE id = ? AND status = 'queued'`).run(revision, id);
   }
 
   /** Ends a preview (once: an ended preview is never rewritten). */
   finish(id: number, status: Exclude<PreviewStatus, 'queued' | 'running'>, error: string | null, supersededBy?: string): boolean {
     return (
-      this.db
-        .prepare(
-          `UPDATE previews SET status = ?, error = ?, superseded_by = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+      prepared(this.db, `UPDATE previews SET status = ?, error = ?, superseded_by = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
         )
         .run(status, error, supersededBy ?? null, new Date().toISOString(), id).changes === 1
     );
   }
 
   get(id: number): PreviewRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM previews WHERE id = ?`).get(id) as Row | undefined;
+    const row = prepared(this.db, `SELECT * FROM previews WHERE id = ?`).get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
   list(limit: number): PreviewRecord[] {
-    return (this.db.prepare(`SELECT * FROM previews ORDER BY id DESC LIMIT ?`).all(limit) as Row[]).map(toRecord);
+    return (prepared(this.db, `SELECT * FROM previews ORDER BY id DESC LIMIT ?`).all(limit) as Row[]).map(toRecord);
   }
 
   /** Previews of a pull request that have not ended, to be superseded by a newer push. */
   openFor(pullRequest: Pick<PullRequest, 'provider' | 'repository' | 'number'>): PreviewRecord[] {
     return (
-      this.db
-        .prepare(
-          `SELECT * FROM previews WHERE status IN ('queued', 'running') AND json_extract(pull_request, '$.provider') = ?
+      prepared(this.db, `SELECT * FROM previews WHERE status IN ('queued', 'running') AND json_extract(pull_request, '$.provider') = ?
              AND json_extract(pull_request, '$.repository') = ? AND json_extract(pull_request, '$.number') = ?`,
         )
         .all(pullRequest.provider, pullRequest.repository, pullRequest.number) as Row[]
@@ -113,8 +108,7 @@ export class PreviewStore {
 
   /** At start-up: previews a dead daemon left going did not finish. */
   markInterrupted(): number {
-    return this.db
-      .prepare(`UPDATE previews SET status = 'cancelled', error = 'fleetcd stopped before this preview finished', finished_at = ? WHERE status IN ('queued', 'running')`)
+    return prepared(this.db, `UPDATE previews SET status = 'cancelled', error = 'fleetcd stopped before this preview finished', finished_at = ? WHERE status IN ('queued', 'running')`)
       .run(new Date().toISOString()).changes;
   }
 }
@@ -134,8 +128,7 @@ export class GateResults {
   constructor(private readonly db: Db) {}
 
   get(revision: string, gate: string, command: readonly string[]): GateResult | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM gate_results WHERE revision = ? AND gate = ? AND command = ?`)
+    const row = prepared(this.db, `SELECT * FROM gate_results WHERE revision = ? AND gate = ? AND command = ?`)
       .get(revision, gate, JSON.stringify(command)) as
       | { gate: string; command: string; ok: number; exit_code: number | null; output: string | null; ran_at: string }
       | undefined;
@@ -143,9 +136,7 @@ export class GateResults {
   }
 
   record(revision: string, result: GateResult): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO gate_results (revision, gate, command, exit_code, ok, output, ran_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    prepared(this.db, `INSERT OR REPLACE INTO gate_results (revision, gate, command, exit_code, ok, output, ran_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(revision, result.gate, JSON.stringify(result.command), result.exitCode, result.ok ? 1 : 0, result.output, result.ranAt);
   }

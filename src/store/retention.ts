@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 
 export type RetentionPolicy = { maxAgeMs: number; maxRunsPerTarget: number };
 
@@ -13,9 +13,7 @@ export class RunRetention {
 
   /** Up to `limit` ids of runs that may go, oldest first. */
   candidates(policy: RetentionPolicy, now: Date, limit: number): number[] {
-    const rows = this.db
-      .prepare(
-        `WITH protected(id) AS (
+    const rows = prepared(this.db, `WITH protected(id) AS (
            SELECT last_started FROM targets UNION SELECT last_conclusive FROM targets
            UNION SELECT last_check FROM targets UNION SELECT last_apply FROM targets
            UNION SELECT r.followed_by FROM runs r JOIN targets t ON r.id = t.last_apply
@@ -38,14 +36,14 @@ export class RunRetention {
     if (ids.length === 0) return 0;
     const list = JSON.stringify(ids);
     return this.db.transaction((): number => {
-      this.db.prepare(`UPDATE runs SET followed_by = NULL WHERE followed_by IN (SELECT value FROM json_each(?))`).run(list);
-      return this.db.prepare(`DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))`).run(list).changes;
+      prepared(this.db, `UPDATE runs SET followed_by = NULL WHERE followed_by IN (SELECT value FROM json_each(?))`).run(list);
+      return prepared(this.db, `DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))`).run(list).changes;
     })();
   }
 
   /** Drops audit entries older than `maxAge`: the audit log is kept as long as runs are. */
   pruneAudit(policy: RetentionPolicy, now: Date): number {
-    return this.db.prepare(`DELETE FROM audit WHERE at < ?`).run(new Date(now.getTime() - policy.maxAgeMs).toISOString()).changes;
+    return prepared(this.db, `DELETE FROM audit WHERE at < ?`).run(new Date(now.getTime() - policy.maxAgeMs).toISOString()).changes;
   }
 
   /** Gives back up to `pages` free pages to the file system (the database uses incremental auto-vacuum). */

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 import {
   conclusiveStatuses,
   type Commit,
@@ -106,9 +106,7 @@ export class RunStore {
     requestedBy?: string;
     previewId?: number;
   }): number {
-    const result = this.db
-      .prepare(
-        `INSERT INTO runs (target, kind, trigger, revision, status, host_limit, queued_at, requested_by, preview_id)
+    const result = prepared(this.db, `INSERT INTO runs (target, kind, trigger, revision, status, host_limit, queued_at, requested_by, preview_id)
          VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
       )
       .run(
@@ -127,12 +125,9 @@ export class RunStore {
   /** Marks the run running at the revision and host limit it really runs with. */
   start(id: number, revision: string, limit: string | null): void {
     this.db.transaction(() => {
-      this.db
-        .prepare(`UPDATE runs SET status = 'running', started_at = ?, revision = ?, host_limit = ? WHERE id = ?`)
+      prepared(this.db, `UPDATE runs SET status = 'running', started_at = ?, revision = ?, host_limit = ? WHERE id = ?`)
         .run(now(), revision, limit, id);
-      this.db
-        .prepare(
-          `INSERT INTO targets (name, last_started) SELECT target, id FROM runs WHERE id = ? AND preview_id IS NULL
+      prepared(this.db, `INSERT INTO targets (name, last_started) SELECT target, id FROM runs WHERE id = ? AND preview_id IS NULL
            ON CONFLICT (name) DO UPDATE SET last_started = excluded.last_started`,
         )
         .run(id);
@@ -144,14 +139,12 @@ export class RunStore {
    * daemon restarted after a crash can tell the same process from a new one that reuses the pid.
    */
   recordProcess(id: number, pgid: number, startTicks: number | null): void {
-    this.db.prepare(`UPDATE runs SET pgid = ?, pg_start = ? WHERE id = ?`).run(pgid, startTicks, id);
+    prepared(this.db, `UPDATE runs SET pgid = ?, pg_start = ? WHERE id = ?`).run(pgid, startTicks, id);
   }
 
   /** Stores one task result; called as events stream in, so memory never holds a run's results. */
   addTask(runId: number, task: TaskResult): void {
-    this.db
-      .prepare(
-        `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified)
+    prepared(this.db, `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
@@ -185,21 +178,18 @@ export class RunStore {
       totals.unreachable += recap.unreachable;
       totals.skipped += recap.skipped;
     }
-    const insertHost = this.db.prepare(
-      `INSERT OR REPLACE INTO run_hosts (run_id, host, ok, changed, failed, unreachable, skipped, rescued, ignored)
+    const insertHost = prepared(this.db, `INSERT OR REPLACE INTO run_hosts (run_id, host, ok, changed, failed, unreachable, skipped, rescued, ignored)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.db.transaction((): boolean => {
-      const row = this.db.prepare(`SELECT kind, status FROM runs WHERE id = ?`).get(id) as { kind: RunKind; status: RunStatus } | undefined;
+      const row = prepared(this.db, `SELECT kind, status FROM runs WHERE id = ?`).get(id) as { kind: RunKind; status: RunStatus } | undefined;
       if (!row || (row.status !== 'queued' && row.status !== 'running')) return false;
       for (const [host, r] of result.hosts) {
         insertHost.run(id, host, r.ok, r.changed, r.failed, r.unreachable, r.skipped, r.rescued, r.ignored);
       }
       const coverage = row.kind === 'check' && result.status !== 'cancelled' && result.status !== 'interrupted' ? this.coverage(id) : null;
       const at = now();
-      this.db
-        .prepare(
-          `UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, hosts = ?,
+      prepared(this.db, `UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, hosts = ?,
              ok = ?, changed = ?, failed = ?, unreachable = ?, skipped = ?, warnings = ?, coverage = ?,
              started_at = CASE WHEN status = 'queued' AND ? IN ('cancelled', 'interrupted') THEN NULL ELSE COALESCE(started_at, ?) END
            WHERE id = ?`,
@@ -228,9 +218,7 @@ export class RunStore {
 
   /** Target pointers and per-host recaps follow a run that ended conclusively (never a preview's run). */
   private updateTargetPointers(id: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO targets (name, last_conclusive, last_check, last_apply)
+    prepared(this.db, `INSERT INTO targets (name, last_conclusive, last_check, last_apply)
          SELECT target,
                 CASE WHEN status IN ${conclusive} THEN id END,
                 CASE WHEN kind = 'check' AND status IN ('succeeded', 'failed') THEN id END,
@@ -242,9 +230,7 @@ export class RunStore {
            last_apply = COALESCE(excluded.last_apply, last_apply)`,
       )
       .run({ id });
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO target_hosts (target, host, run_id, kind, ok, changed, failed, unreachable, skipped, rescued, ignored)
+    prepared(this.db, `INSERT OR REPLACE INTO target_hosts (target, host, run_id, kind, ok, changed, failed, unreachable, skipped, rescued, ignored)
          SELECT r.target, h.host, r.id, r.kind, h.ok, h.changed, h.failed, h.unreachable, h.skipped, h.rescued, h.ignored
          FROM run_hosts h JOIN runs r ON r.id = h.run_id
          WHERE r.id = ? AND r.preview_id IS NULL AND r.status IN ${conclusive}`,
@@ -253,21 +239,18 @@ export class RunStore {
   }
 
   setFollowedBy(id: number, next: number): void {
-    this.db.prepare(`UPDATE runs SET followed_by = ? WHERE id = ?`).run(next, id);
+    prepared(this.db, `UPDATE runs SET followed_by = ? WHERE id = ?`).run(next, id);
   }
 
   /** Runs a dead daemon left `running`, with their process groups: the start-up sweep stops what is still alive. */
   unfinished(): UnfinishedRun[] {
-    return this.db
-      .prepare(`SELECT id, target, pgid, pg_start AS pgStart FROM runs WHERE status = 'running' ORDER BY id`)
+    return prepared(this.db, `SELECT id, target, pgid, pg_start AS pgStart FROM runs WHERE status = 'running' ORDER BY id`)
       .all() as UnfinishedRun[];
   }
 
   /** At start-up: runs a dead daemon left `running` or `queued` did not finish; say so. */
   markInterrupted(): number {
-    const result = this.db
-      .prepare(
-        `UPDATE runs SET status = 'interrupted', finished_at = ?, error = COALESCE(error, 'fleetcd stopped before this run finished')
+    const result = prepared(this.db, `UPDATE runs SET status = 'interrupted', finished_at = ?, error = COALESCE(error, 'fleetcd stopped before this run finished')
          WHERE status IN ('queued', 'running')`,
       )
       .run(now());
@@ -276,8 +259,7 @@ export class RunStore {
 
   /** Remembers what a revision is, so runs at it can show its subject and author. */
   rememberCommit(commit: Commit): void {
-    this.db
-      .prepare(`INSERT OR IGNORE INTO commits (sha, subject, author, committed_at) VALUES (?, ?, ?, ?)`)
+    prepared(this.db, `INSERT OR IGNORE INTO commits (sha, subject, author, committed_at) VALUES (?, ?, ?, ?)`)
       .run(commit.sha, commit.subject, commit.author, commit.committedAt);
   }
 
@@ -287,13 +269,11 @@ export class RunStore {
   }
 
   row(id: number): RunRow | undefined {
-    return this.db.prepare(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
+    return prepared(this.db, `SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
   }
 
   list(filter: { target?: string; limit: number; beforeId?: number }): RunSummary[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM runs WHERE (@target IS NULL OR target = @target) AND (@before IS NULL OR id < @before)
+    const rows = prepared(this.db, `SELECT * FROM runs WHERE (@target IS NULL OR target = @target) AND (@before IS NULL OR id < @before)
          ORDER BY id DESC LIMIT @limit`,
       )
       .all({ target: filter.target ?? null, before: filter.beforeId ?? null, limit: filter.limit }) as RunRow[];
@@ -302,14 +282,12 @@ export class RunStore {
 
   /** A preview's runs, in the order they were made. */
   previewRuns(previewId: number): RunSummary[] {
-    return (this.db.prepare(`SELECT * FROM runs WHERE preview_id = ? ORDER BY id`).all(previewId) as RunRow[]).map(toSummary);
+    return (prepared(this.db, `SELECT * FROM runs WHERE preview_id = ? ORDER BY id`).all(previewId) as RunRow[]).map(toSummary);
   }
 
   /** The changes the target's newest check at a revision reported (never a preview's): the drift already there. */
   newestCheckChanges(target: string, revision: string): RunDetail['changes'] {
-    const row = this.db
-      .prepare(
-        `SELECT id FROM runs WHERE target = ? AND revision = ? AND kind = 'check' AND status = 'succeeded' AND preview_id IS NULL
+    const row = prepared(this.db, `SELECT id FROM runs WHERE target = ? AND revision = ? AND kind = 'check' AND status = 'succeeded' AND preview_id IS NULL
          ORDER BY id DESC LIMIT 1`,
       )
       .get(target, revision) as { id: number } | undefined;
@@ -318,9 +296,7 @@ export class RunStore {
 
   /** Whether this target ever finished an apply of this revision without failure. */
   hasApplied(target: string, revision: string): boolean {
-    const row = this.db
-      .prepare(
-        `SELECT 1 FROM runs WHERE target = ? AND revision = ? AND kind = 'apply' AND status = 'succeeded' AND failed = 0 LIMIT 1`,
+    const row = prepared(this.db, `SELECT 1 FROM runs WHERE target = ? AND revision = ? AND kind = 'apply' AND status = 'succeeded' AND failed = 0 LIMIT 1`,
       )
       .get(target, revision);
     return row !== undefined;
@@ -334,28 +310,24 @@ export class RunStore {
   reachedAt(target: string, revision: string, mode: 'detect' | 'apply'): string | undefined {
     const row =
       mode === 'apply'
-        ? (this.db
-            .prepare(
+        ? (prepared(
+              this.db,
               `SELECT MIN(v.finished_at) AS at FROM runs a JOIN runs v ON v.id = a.followed_by
                WHERE a.target = ? AND a.revision = ? AND a.kind = 'apply' AND a.status = 'succeeded' AND a.failed = 0
                  AND a.preview_id IS NULL AND v.status = 'succeeded' AND v.changed = 0 AND v.failed = 0 AND v.hosts > v.unreachable`,
-            )
-            .get(target, revision) as { at: string | null })
-        : (this.db
-            .prepare(
+            ).get(target, revision) as { at: string | null })
+        : (prepared(
+              this.db,
               `SELECT MIN(finished_at) AS at FROM runs
                WHERE target = ? AND revision = ? AND kind = 'check' AND status = 'succeeded' AND changed = 0 AND failed = 0
                  AND hosts > unreachable AND preview_id IS NULL`,
-            )
-            .get(target, revision) as { at: string | null });
+            ).get(target, revision) as { at: string | null });
     return row.at ?? undefined;
   }
 
   /** The verify check that followed the newest successful apply of this revision, if it finished. */
   latestVerifyCheck(target: string, revision: string): number | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT v.id FROM runs a JOIN runs v ON v.id = a.followed_by
+    const row = prepared(this.db, `SELECT v.id FROM runs a JOIN runs v ON v.id = a.followed_by
          WHERE a.target = ? AND a.revision = ? AND a.kind = 'apply' AND a.status = 'succeeded' AND v.status = 'succeeded'
          ORDER BY a.id DESC LIMIT 1`,
       )
@@ -371,42 +343,35 @@ export class RunStore {
 
   /** Distinct names of the tasks that changed (or would change) in a run, in the order they first did. */
   changedTaskNames(runId: number): string[] {
-    const rows = this.db
-      .prepare(`SELECT task FROM run_tasks WHERE run_id = ? AND status = 'changed' GROUP BY task ORDER BY MIN(id)`)
+    const rows = prepared(this.db, `SELECT task FROM run_tasks WHERE run_id = ? AND status = 'changed' GROUP BY task ORDER BY MIN(id)`)
       .all(runId) as Array<{ task: string }>;
     return rows.map((r) => r.task);
   }
 
   /** Hosts of a run that changed (or would change) something and were reached: drift is never an unreachable host. */
   driftedHosts(runId: number): string[] {
-    const rows = this.db
-      .prepare(`SELECT host FROM run_hosts WHERE run_id = ? AND changed > 0 AND unreachable = 0 ORDER BY host`)
+    const rows = prepared(this.db, `SELECT host FROM run_hosts WHERE run_id = ? AND changed > 0 AND unreachable = 0 ORDER BY host`)
       .all(runId) as Array<{ host: string }>;
     return rows.map((r) => r.host);
   }
 
   /** Names of tasks that changed in a run, per host. */
   changedTasks(runId: number): Array<{ host: string; task: string }> {
-    return this.db
-      .prepare(`SELECT host, task FROM run_tasks WHERE run_id = ? AND status = 'changed' ORDER BY id`)
+    return prepared(this.db, `SELECT host, task FROM run_tasks WHERE run_id = ? AND status = 'changed' ORDER BY id`)
       .all(runId) as Array<{ host: string; task: string }>;
   }
 
   detail(id: number): RunDetail | undefined {
     const row = this.row(id);
     if (!row) return undefined;
-    const hosts = this.db
-      .prepare(
-        `SELECT host, ok, changed, failed, unreachable, skipped, rescued, ignored FROM run_hosts WHERE run_id = ? ORDER BY host`,
+    const hosts = prepared(this.db, `SELECT host, ok, changed, failed, unreachable, skipped, rescued, ignored FROM run_hosts WHERE run_id = ? ORDER BY host`,
       )
       .all(id) as RunDetail['hosts'];
     return {
       ...toSummary(row),
       hosts,
       changes: this.changes(id),
-      failures: this.db
-        .prepare(
-          `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 AND rescued = 0 ORDER BY id`,
+      failures: prepared(this.db, `SELECT host, task, message FROM run_tasks WHERE run_id = ? AND status IN ('failed', 'unreachable') AND ignored = 0 AND rescued = 0 ORDER BY id`,
         )
         .all(id) as RunDetail['failures'],
       coverage: row.kind === 'check' ? this.storedCoverage(row) : null,
@@ -416,8 +381,7 @@ export class RunStore {
 
   /** A run's changes (drift, for a check) with their diffs. */
   changes(id: number): RunDetail['changes'] {
-    const rows = this.db
-      .prepare(`SELECT host, task, module, diff FROM run_tasks WHERE run_id = ? AND status = 'changed' ORDER BY id`)
+    const rows = prepared(this.db, `SELECT host, task, module, diff FROM run_tasks WHERE run_id = ? AND status = 'changed' ORDER BY id`)
       .all(id) as Array<{ host: string; task: string; module: string | null; diff: string | null }>;
     return rows.map((row) => ({ ...row, diff: parseDiff(row.diff) }));
   }
@@ -429,9 +393,7 @@ export class RunStore {
 
   /** Distinct tasks of a check run and which of them check mode could not evaluate. */
   coverage(runId: number): Coverage {
-    const rows = this.db
-      .prepare(
-        `SELECT task, MAX(unverified) AS reason FROM run_tasks WHERE run_id = ?
+    const rows = prepared(this.db, `SELECT task, MAX(unverified) AS reason FROM run_tasks WHERE run_id = ?
          GROUP BY task, path ORDER BY MIN(id)`,
       )
       .all(runId) as Array<{ task: string; reason: string | null }>;
@@ -446,9 +408,7 @@ export class RunStore {
 
   /** A page of a run's recorded task results, oldest first, after the cursor `afterId`. */
   events(runId: number, afterId: number, limit: number): Array<TaskResult & { id: number }> {
-    const rows = this.db
-      .prepare(
-        `SELECT id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified
+    const rows = prepared(this.db, `SELECT id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified
          FROM run_tasks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?`,
       )
       .all(runId, afterId, limit) as TaskRow[];
@@ -473,9 +433,7 @@ export class RunStore {
   /** A host's newest task results of one status (changes or failures) across targets, previews left out. */
   hostResults(host: string, kind: 'changed' | 'failed', limit: number): Array<{ runId: number; target: string; task: string; module: string | null; message: string | null; diff: unknown[] | null }> {
     const statuses = kind === 'changed' ? `('changed')` : `('failed', 'unreachable')`;
-    const rows = this.db
-      .prepare(
-        `SELECT t.run_id AS runId, r.target, t.task, t.module, t.message, t.diff FROM run_tasks t JOIN runs r ON r.id = t.run_id
+    const rows = prepared(this.db, `SELECT t.run_id AS runId, r.target, t.task, t.module, t.message, t.diff FROM run_tasks t JOIN runs r ON r.id = t.run_id
          WHERE t.host = ? AND t.status IN ${statuses} AND t.ignored = 0 AND t.rescued = 0 AND r.preview_id IS NULL
          ORDER BY t.id DESC LIMIT ?`,
       )
@@ -485,9 +443,7 @@ export class RunStore {
 
   /** The newest runs that included a host, previews left out. */
   hostRuns(host: string, limit: number): RunSummary[] {
-    const rows = this.db
-      .prepare(
-        `SELECT r.* FROM run_hosts h JOIN runs r ON r.id = h.run_id WHERE h.host = ? AND r.preview_id IS NULL ORDER BY r.id DESC LIMIT ?`,
+    const rows = prepared(this.db, `SELECT r.* FROM run_hosts h JOIN runs r ON r.id = h.run_id WHERE h.host = ? AND r.preview_id IS NULL ORDER BY r.id DESC LIMIT ?`,
       )
       .all(host, limit) as RunRow[];
     return rows.map(toSummary);
@@ -495,9 +451,7 @@ export class RunStore {
 
   /** Per host, the recap from the newest conclusive run of the target that included the host. */
   latestHostRecaps(target: string): Array<{ host: string; kind: RunKind; runId: number } & HostRecap> {
-    return this.db
-      .prepare(
-        `SELECT host, kind, run_id AS runId, ok, changed, failed, unreachable, skipped, rescued, ignored
+    return prepared(this.db, `SELECT host, kind, run_id AS runId, ok, changed, failed, unreachable, skipped, rescued, ignored
          FROM target_hosts WHERE target = ? ORDER BY host`,
       )
       .all(target) as Array<{ host: string; kind: RunKind; runId: number } & HostRecap>;

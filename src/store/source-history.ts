@@ -1,5 +1,5 @@
 import type { RevisionInput, RevisionRecord, RevisionStatus, SourceHistory, SourceKey } from '../source/history.js';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 
 type Row = {
   id: number;
@@ -35,12 +35,10 @@ export class SqliteSourceHistory implements SourceHistory {
     return this.db.transaction((): RevisionRecord => {
       const newest = this.newestRow(key);
       if (newest?.sha === entry.sha) {
-        this.db.prepare('UPDATE source_revisions SET status = ?, reason = ? WHERE id = ?').run(entry.status, entry.reason ?? null, newest.id);
+        prepared(this.db, 'UPDATE source_revisions SET status = ?, reason = ? WHERE id = ?').run(entry.status, entry.reason ?? null, newest.id);
         return toRevision({ ...newest, status: entry.status, reason: entry.reason ?? null });
       }
-      const row = this.db
-        .prepare(
-          `INSERT INTO source_revisions (url, ref, sha, subject, author, committed_at, first_seen_at, status, reason, forced)
+      const row = prepared(this.db, `INSERT INTO source_revisions (url, ref, sha, subject, author, committed_at, first_seen_at, status, reason, forced)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
         )
         .get(
@@ -65,38 +63,32 @@ export class SqliteSourceHistory implements SourceHistory {
   }
 
   lastAccepted(key: SourceKey): RevisionRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
+    const row = prepared(this.db, `SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
       .get(key.url, key.ref) as Row | undefined;
     return row ? toRevision(row) : undefined;
   }
 
   accepted(key: SourceKey, sha: string): RevisionRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND sha = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
+    const row = prepared(this.db, `SELECT * FROM source_revisions WHERE url = ? AND ref = ? AND sha = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1`)
       .get(key.url, key.ref, sha) as Row | undefined;
     return row ? toRevision(row) : undefined;
   }
 
   acceptedMatching(key: SourceKey, prefix: string): string[] {
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT sha FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' AND substr(sha, 1, ?) = ? LIMIT 10`,
+    const rows = prepared(this.db, `SELECT DISTINCT sha FROM source_revisions WHERE url = ? AND ref = ? AND status = 'accepted' AND substr(sha, 1, ?) = ? LIMIT 10`,
       )
       .all(key.url, key.ref, prefix.length, prefix) as Array<{ sha: string }>;
     return rows.map((row) => row.sha);
   }
 
   list(key: SourceKey, limit: number): RevisionRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT ?')
+    const rows = prepared(this.db, 'SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT ?')
       .all(key.url, key.ref, limit) as Row[];
     return rows.map(toRevision);
   }
 
   private newestRow(key: SourceKey): Row | undefined {
-    return this.db
-      .prepare('SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT 1')
+    return prepared(this.db, 'SELECT * FROM source_revisions WHERE url = ? AND ref = ? ORDER BY id DESC LIMIT 1')
       .get(key.url, key.ref) as Row | undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 import { toSummary, type RunRow } from './runs.js';
 import type { Commit, Coverage, HostRecap, RunKind, RunSummary } from './types.js';
 
@@ -54,7 +54,7 @@ export class TargetStore {
   /** Records of the named targets (a target without a row gets an empty record). */
   records(names: readonly string[]): Map<string, TargetRecord> {
     const rows = new Map(
-      (this.db.prepare(`SELECT * FROM targets`).all() as TargetRow[]).map((row) => [row.name, row] as const),
+      (prepared(this.db, `SELECT * FROM targets`).all() as TargetRow[]).map((row) => [row.name, row] as const),
     );
     const ids = [...rows.values()].flatMap((r) => [r.last_started, r.last_conclusive, r.last_check, r.last_apply]);
     const runs = this.runsById(ids.filter((id): id is number => id !== null));
@@ -121,9 +121,7 @@ export class TargetStore {
 
   /** Every target's recap of one host. */
   hostRows(host: string): HostRow[] {
-    return this.db
-      .prepare(
-        `SELECT target, host, kind, run_id AS runId, ok, changed, failed, unreachable, skipped, rescued, ignored
+    return prepared(this.db, `SELECT target, host, kind, run_id AS runId, ok, changed, failed, unreachable, skipped, rescued, ignored
          FROM target_hosts WHERE host = ? ORDER BY target`,
       )
       .all(host) as HostRow[];
@@ -132,7 +130,7 @@ export class TargetStore {
   /** Host names per target, as the record knows them (hosts seen in conclusive runs). */
   knownHosts(): Map<string, Set<string>> {
     const byTarget = new Map<string, Set<string>>();
-    for (const { target, host } of this.db.prepare(`SELECT target, host FROM target_hosts`).all() as Array<{ target: string; host: string }>) {
+    for (const { target, host } of prepared(this.db, `SELECT target, host FROM target_hosts`).all() as Array<{ target: string; host: string }>) {
       const hosts = byTarget.get(target) ?? new Set<string>();
       hosts.add(host);
       byTarget.set(target, hosts);
@@ -142,15 +140,12 @@ export class TargetStore {
 
   /** Forgets hosts of a target that its inventory no longer has (seen in a full run that did not include them). */
   keepOnlyHosts(target: string, hosts: readonly string[]): void {
-    this.db
-      .prepare(`DELETE FROM target_hosts WHERE target = ? AND host NOT IN (SELECT value FROM json_each(?))`)
+    prepared(this.db, `DELETE FROM target_hosts WHERE target = ? AND host NOT IN (SELECT value FROM json_each(?))`)
       .run(target, JSON.stringify(hosts));
   }
 
   commits(shas: readonly string[]): Map<string, Commit> {
-    const rows = this.db
-      .prepare(
-        `SELECT sha, subject, author, committed_at AS committedAt FROM commits WHERE sha IN (SELECT value FROM json_each(?))`,
+    const rows = prepared(this.db, `SELECT sha, subject, author, committed_at AS committedAt FROM commits WHERE sha IN (SELECT value FROM json_each(?))`,
       )
       .all(JSON.stringify([...new Set(shas)])) as Commit[];
     return new Map(rows.map((row) => [row.sha, row]));
@@ -158,16 +153,13 @@ export class TargetStore {
 
   private runsById(ids: number[]): Map<number, RunRow> {
     if (ids.length === 0) return new Map();
-    const rows = this.db
-      .prepare(`SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(?))`)
+    const rows = prepared(this.db, `SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(?))`)
       .all(JSON.stringify(ids)) as RunRow[];
     return new Map(rows.map((row) => [row.id, row]));
   }
 
   private hostCounts(): Map<string, HostCounts> {
-    const rows = this.db
-      .prepare(
-        `SELECT target, COUNT(*) AS total,
+    const rows = prepared(this.db, `SELECT target, COUNT(*) AS total,
                 SUM(kind = 'check' AND changed > 0 AND failed = 0 AND unreachable = 0) AS drifted,
                 SUM(unreachable > 0 AND failed = 0) AS unreachable,
                 SUM(failed > 0) AS failed
@@ -179,9 +171,7 @@ export class TargetStore {
 
   private upsert(name: string, values: Record<string, string | number | null>): void {
     const keys = Object.keys(values);
-    this.db
-      .prepare(
-        `INSERT INTO targets (name, ${keys.join(', ')}) VALUES (@name, ${keys.map((k) => `@${k}`).join(', ')})
+    prepared(this.db, `INSERT INTO targets (name, ${keys.join(', ')}) VALUES (@name, ${keys.map((k) => `@${k}`).join(', ')})
          ON CONFLICT (name) DO UPDATE SET ${keys.map((k) => `${k} = excluded.${k}`).join(', ')}`,
       )
       .run({ name, ...values });

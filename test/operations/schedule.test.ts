@@ -43,8 +43,8 @@ function inventory(root: string, hosts: string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Seconds into the current half-minute. */
-const phase = (): number => (Date.now() / 1000) % 30;
+/** Seconds into the current minute (the test's window opens at second 0 of each minute for 10 s). */
+const phase = (): number => (Date.now() / 1000) % 60;
 
 describe('schedules, windows and shared hosts on a running daemon', { timeout: 300_000 }, () => {
   let d: RunningDaemon;
@@ -67,7 +67,7 @@ describe('schedules, windows and shared hosts on a running daemon', { timeout: 3
       [
         'reconcile: { mode: detect, interval: 1h, concurrency: 3 }',
         'targets:',
-        '  nightly: { mode: apply, applyWindows: [{ cron: "*/30 * * * * *", duration: 10s }] }',
+        '  nightly: { mode: apply, applyWindows: [{ cron: "0 * * * * *", duration: 10s }] }',
         '  j1: { interval: 4s, jitter: 60% }',
         '  j2: { interval: 4s, jitter: 60% }',
         '  j3: { interval: 4s, jitter: 60% }',
@@ -111,9 +111,9 @@ describe('schedules, windows and shared hosts on a running daemon', { timeout: 3
   });
 
   test('drift found outside the window waits for it, is applied when it opens, and the apply is triggered by the window', async () => {
-    // Drift by hand just after a window closed (they open every 30 s for 10 s), and ask for a reconcile.
+    // Drift by hand just after a window closed (one opens every minute for 10 s), and ask for a reconcile.
     await waitFor('nightly to be idle', async () => !(await d.target('nightly')).running, 60_000, 200);
-    await waitFor('a moment outside the window', () => phase() > 12 && phase() < 16, 40_000, 100);
+    await waitFor('a moment outside the window', () => phase() > 12 && phase() < 16, 70_000, 100);
     rmSync(join(root, 'n1', 'app.conf'), { force: true });
     const asked = await d.reconcile({ targets: ['nightly'] });
     const [check] = await d.chain(asked.runs[0]!.id);
@@ -121,9 +121,10 @@ describe('schedules, windows and shared hosts on a running daemon', { timeout: 3
     assert.equal(check!.summary.changed, 1);
     const waiting = await d.target('nightly');
     assert.equal(waiting.waiting?.reason, 'window');
-    assert.match(waiting.waiting!.detail, /^outside the apply windows; the next opens at .*\("\*\/30 \* \* \* \* \*" \(UTC\) for/);
-    const apply = await waitFor('the apply in the window', async () => (await runsOf('nightly')).find((r) => r.kind === 'apply' && r.id > check!.id), 40_000, 200);
+    assert.match(waiting.waiting!.detail, /^outside the apply windows; the next opens at .*\("0 \* \* \* \* \*" \(UTC\) for/);
+    const apply = await waitFor('the apply in the window', async () => (await runsOf('nightly')).find((r) => r.kind === 'apply' && r.id > check!.id), 70_000, 200);
     assert.equal(apply!.trigger, 'window');
+    assert.ok(Date.parse(apply!.queuedAt) % 60_000 < 10_000, `queued while the window was open (${apply!.queuedAt})`);
     await sleep(100);
     const chain = await d.chain(apply!.id);
     assert.equal(chain.at(-1)!.summary.changed, 0);
