@@ -32,6 +32,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
   fleet.pruner.alsoPrune((cutoff) => notifier.prune(cutoff));
   const forge = new ForgePoster(config, { log });
   forge.watch(fleet.changes);
+  for (const id of opened.interruptedPreviews) fleet.previews.announce(id);
   let address: string;
   const api = buildApi({
     fleet,
@@ -40,7 +41,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     requireReadToken: () => config.api.requireReadToken,
     audit: new AuditLog(db),
     notifications: notifier,
-    repository: config.repository,
+    repository: () => config.repository,
     previews: () => config.previews,
     tls: config.api.tls,
   });

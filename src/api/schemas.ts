@@ -125,3 +125,4 @@ export { hostPageSchema, runDetailSchema, runSummarySchema, sourceViewSchema, st
 export type { RunDetail, RunSummary, TaskResult } from '../store/types.js';
 export type { HostPage, StatusView, TargetDetail, TargetView } from '../reconcile/views.js';
 export type { SourceView } from '../source/index.js';
+export type { PreviewSummary, PreviewView } from '../reconcile/previews.js';

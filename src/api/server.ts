@@ -30,8 +30,8 @@ export type ApiOptions = {
   audit?: AuditLog;
   /** Where notification deliveries are read (GET /api/v1/notifications); absent, that route answers 404. */
   notifications?: NotificationLog;
-  /** The watched repository: the webhook route needs its branch and `webhookSecretFile`. */
-  repository?: Config['repository'];
+  /** The watched repository as the config in force says: the webhook route needs its branch and `webhookSecretFile`. */
+  repository?: () => Config['repository'];
   /** The previews settings in force: the webhook route starts previews of pull requests with `fromWebhooks`. */
   previews?: () => Config['previews'];
   /** Parse every response against its schema (tests): a response that drifted from the document fails. */
@@ -115,6 +115,6 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
     await app.register(writeRoutes(fleet, options.tokens));
     await app.register(previewRoutes(fleet, options.tokens));
     await app.register(notificationRoutes(options.notifications));
-    registerWebhooks(app, { fleet, repository: options.repository, previews: options.previews, log: options.log });
+    registerWebhooks(app, { fleet, repository: options.repository ?? (() => undefined), previews: options.previews, log: options.log });
   };
 }

@@ -22,7 +22,8 @@ export const webhookPath = '/api/v1/webhooks/git';
 
 export type WebhookOptions = {
   fleet: Pick<Fleet, 'fetchNow' | 'previews'>;
-  repository: Config['repository'] | undefined;
+  /** The watched repository as the config in force says (a reload may change it). */
+  repository: () => Config['repository'] | undefined;
   /** The previews settings in force (`previews.fromWebhooks` lets pull requests start previews). */
   previews?: () => Config['previews'];
   log: Logger;
@@ -43,7 +44,7 @@ type Answer = z.infer<typeof answerSchema>;
  * new head starts a preview, with `previews.fromWebhooks`.
  */
 export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], options: WebhookOptions): void {
-  const secretFile = options.repository?.webhookSecretFile;
+  const secretFile = (): string | undefined => options.repository()?.webhookSecretFile;
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimit }, (_request, body, done) => done(null, body));
@@ -56,13 +57,13 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
           response: { 200: answerSchema, 202: answerSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 413: errorSchema },
         },
         onRequest: async () => {
-          if (!secretFile) {
+          if (!secretFile()) {
             throw new FleetError('not-found', 'webhooks are off: set repository.webhookSecretFile to accept pushes at this URL');
           }
         },
       },
       async (request, reply) => {
-        const secret = readSecretFile(secretFile!, 'repository.webhookSecretFile');
+        const secret = readSecretFile(secretFile()!, 'repository.webhookSecretFile');
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const auth = authenticateWebhook(request.headers, body, secret);
         if ('error' in auth) {
@@ -76,7 +77,7 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
         } catch (error) {
           throw new FleetError('bad-request', `body: ${messageOf(error)}`);
         }
-        const decision = pushDecision(push, options.repository ?? {});
+        const decision = pushDecision(push, options.repository() ?? {});
         const about = { provider: push.provider, event: push.event, ref: push.ref, after: push.after };
         if (decision.action === 'ping') return reply.code(200).send({ ...about, pong: true });
         if (decision.action === 'ignore') return reply.code(202).send({ ...about, ignored: true, reason: decision.reason });
@@ -106,7 +107,7 @@ function pullRequest(options: WebhookOptions, provider: WebhookProvider, headers
   }
   const { pullRequest } = event;
   const about = { provider, event: event.event, ref: event.ref, after: pullRequest.headSha };
-  const decision = pullRequestDecision(event, { url: options.repository?.url ?? '' });
+  const decision = pullRequestDecision(event, { url: options.repository()?.url ?? '' });
   if (decision.action === 'ignore') return { ...about, ignored: true, reason: decision.reason };
   const { previews } = options.fleet;
   previews.supersede(pullRequest);

@@ -1,4 +1,4 @@
-import { renderDiff } from '../cli/render/diff.js';
+import { renderDiff } from '../unified-diff.js';
 import type { PreviewView } from '../reconcile/previews.js';
 import type { Change } from '../store/types.js';
 import { previewSummary } from './summary.js';

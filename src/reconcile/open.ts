@@ -18,6 +18,8 @@ export type OpenedFleet = {
   source: GitSource;
   stores: FleetStores;
   db: Db;
+  /** Previews a previous fleetcd left going, now cancelled: announce them once observers listen. */
+  interruptedPreviews: number[];
   /** Closes the database and releases the state directory. */
   close(): void;
 };
@@ -39,8 +41,8 @@ export async function openFleet(config: Config, log: Logger, role: string): Prom
       previews: new PreviewStore(db),
       gates: new GateResults(db),
     };
-    const previews = stores.previews.markInterrupted();
-    if (previews > 0) log.warn({ previews }, 'marked previews of a previous fleetcd as cancelled');
+    const interruptedPreviews = stores.previews.markInterrupted();
+    if (interruptedPreviews.length > 0) log.warn({ previews: interruptedPreviews }, 'marked previews of a previous fleetcd as cancelled');
     await recoverInterruptedRuns(config, stores.runs, log);
     const source = new GitSource(config.repository, config.stateDir, { history: new SqliteSourceHistory(db), log });
     const fleet = new Fleet(config, stores, log);
@@ -50,6 +52,7 @@ export async function openFleet(config: Config, log: Logger, role: string): Prom
       source,
       stores,
       db,
+      interruptedPreviews,
       close: () => {
         opened.close();
         unlock();

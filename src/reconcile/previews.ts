@@ -129,6 +129,7 @@ export class Previews {
     for (const [id, going] of this.going) {
       this.deps.store.finish(id, 'cancelled', 'fleetcd stopped before this preview finished');
       going.controller.abort('shutdown');
+      this.announce(id);
     }
     await this.idle();
   }
@@ -184,7 +185,8 @@ export class Previews {
     });
   }
 
-  private announce(id: number): void {
+  /** Tells observers (the forge) where a preview stands: its statuses must not stay pending forever. */
+  announce(id: number): void {
     try {
       this.deps.events.emit('preview', this.view(id));
     } catch (error) {

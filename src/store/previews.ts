@@ -106,10 +106,14 @@ export class PreviewStore {
     ).map(toRecord);
   }
 
-  /** At start-up: previews a dead daemon left going did not finish. */
-  markInterrupted(): number {
-    return prepared(this.db, `UPDATE previews SET status = 'cancelled', error = 'fleetcd stopped before this preview finished', finished_at = ? WHERE status IN ('queued', 'running')`)
-      .run(new Date().toISOString()).changes;
+  /** At start-up: previews a dead daemon left going did not finish. Their ids. */
+  markInterrupted(): number[] {
+    const rows = prepared(
+      this.db,
+      `UPDATE previews SET status = 'cancelled', error = 'fleetcd stopped before this preview finished', finished_at = ?
+       WHERE status IN ('queued', 'running') RETURNING id`,
+    ).all(new Date().toISOString()) as Array<{ id: number }>;
+    return rows.map((row) => row.id);
   }
 }
 

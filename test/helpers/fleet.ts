@@ -79,7 +79,7 @@ export async function makeFleet(files: Record<string, string> | undefined, optio
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
     audit: new AuditLog(db),
-    repository: config.repository,
+    repository: () => config.repository,
     checkResponses: true,
   });
   let cleaned: Promise<void> | undefined;

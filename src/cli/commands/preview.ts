@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { PreviewView } from '../../reconcile/previews.js';
+import type { PreviewView } from '../../api/schemas.js';
 import { verb } from '../context.js';
 import { exitCodes } from '../outcome.js';
 import { previewExit, renderPreview } from '../render/preview.js';

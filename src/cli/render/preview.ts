@@ -1,4 +1,4 @@
-import type { PreviewView } from '../../reconcile/previews.js';
+import type { PreviewView } from '../../api/schemas.js';
 import { previewSummary } from '../../forge/summary.js';
 import type { Change } from '../../store/types.js';
 import { diffLine, renderDiff } from './diff.js';
