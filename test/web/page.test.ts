@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -79,6 +80,8 @@ describe('the status page in a browser, against the daemon over a real fleet', (
         `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
         `api: { listen: "127.0.0.1:${port}", tokenFile: ${JSON.stringify(tokenFile)} }`,
         'reconcile: { mode: detect, interval: 1h }',
+        // A policy gate, so a preview's page has a gate result to show (it passes at every revision here).
+        'gates: [{ name: plays-present, command: [grep, -c, "hosts:", playbooks/site.yml] }]',
         '',
       ].join('\n'),
     );
@@ -234,6 +237,91 @@ describe('the status page in a browser, against the daemon over a real fleet', (
     await page.getByRole('heading', { name: /h1/, level: 1 }).waitFor();
     await page.locator('text=/not available from this fleetcd yet|In targets/').first().waitFor({ timeout: 10_000 });
     await shot('host');
+  });
+
+  test('a preview of a branch, started from the page, shows its plan per target and applies nothing', async () => {
+    const api = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+      return (await response.json()) as T;
+    };
+    // Drift already there: h1's motd edited by hand again, and seen by a check at the revision in use.
+    writeFileSync(join(dir, 'hosts', 'h1', 'motd'), 'hand edited again\nrevision one\n');
+    const { runs } = await api<{ runs: Array<{ id: number }> }>('POST', '/api/v1/reconcile', { targets: ['web'], mode: 'check' });
+    const checkId = runs[0]!.id;
+    await waitFor('the check of web to end', async () => (await api<{ status: string }>('GET', `/api/v1/runs/${checkId}`)).status === 'succeeded', slow);
+    // A branch that adds a banner to every host, pushed next to main (which stays where it is).
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo.work, stdio: 'pipe' }).toString().trim();
+    const banner = '    - name: Write the banner\n      ansible.builtin.copy:\n        dest: "{{ host_root }}/banner"\n        content: "previewed on a branch\\n"\n';
+    git('checkout', '-q', '-b', 'feature/x');
+    writeFileSync(join(repo.work, 'playbooks', 'site.yml'), playbook.replace('    - name: Check the service answers', `${banner}    - name: Check the service answers`));
+    git('commit', '-q', '-am', 'a banner on every host');
+    const branchSha = git('rev-parse', 'HEAD');
+    git('push', '-q', 'origin', 'feature/x');
+    git('checkout', '-q', 'main');
+
+    await page.goto(`${base}/#/`);
+    await page.getByRole('navigation', { name: 'views' }).getByRole('link', { name: 'Previews' }).click();
+    await page.getByRole('heading', { name: 'Previews', level: 1 }).waitFor();
+    await page.getByLabel('Ref', { exact: true }).fill('feature/x');
+    await page.getByLabel('Targets', { exact: true }).fill('web');
+    await page.getByRole('button', { name: 'Start preview' }).click();
+    await page.waitForURL(/#\/previews\/[1-9][0-9]*$/, { timeout: 30_000 });
+    const id = Number(/#\/previews\/([0-9]+)$/.exec(page.url())![1]);
+    await page.getByRole('heading', { name: `Preview #${id}`, level: 1 }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'view-title', 'focus lands on the new view');
+    await page.locator('h1 [data-status="succeeded"]').waitFor({ timeout: slow });
+    const main = page.getByRole('main');
+    assert.match(await main.locator('dl.facts').innerText(), new RegExp(`feature/x[\\s\\S]*${branchSha.slice(0, 8)}`));
+    assert.equal(await page.getByRole('button', { name: 'Cancel preview' }).count(), 0, 'no cancel once finished');
+    assert.match(await page.getByRole('region', { name: 'policy gate results' }).innerText(), /plays-present\s+✓ passed/);
+
+    // The plan for web: the banner it would write on both hosts, h1's motd drift apart and folded.
+    const plan = page.getByRole('region', { name: /Plan for web/ });
+    assert.equal(await page.locator('section.plan').count(), 1, 'only the target asked for');
+    for (const host of ['h1', 'h2']) {
+      const changes = plan.getByRole('region', { name: `changes web would make on ${host}` });
+      await changes.waitFor();
+      assert.match(await changes.innerText(), /Write the banner/);
+      assert.doesNotMatch(await changes.innerText(), /Write the motd/, 'the drift already there is not part of what it would change');
+    }
+    const bannerChange = plan.getByRole('region', { name: 'changes web would make on h1' }).locator('details').first();
+    await bannerChange.locator('summary').click();
+    assert.match(await bannerChange.locator('pre.diff').innerText(), /^\+previewed on a branch$/m);
+    const drift = plan.getByRole('region', { name: /Drift already there/ }).locator('details.more');
+    assert.equal(await drift.getAttribute('open'), null, 'the drift already there is collapsed');
+    const driftOnH1 = plan.getByRole('region', { name: 'drift of web already on h1' });
+    assert.equal(await driftOnH1.isVisible(), false);
+    await drift.locator('summary').first().click();
+    await driftOnH1.waitFor();
+    await driftOnH1.locator('summary', { hasText: 'Write the motd' }).click();
+    assert.match(await driftOnH1.locator('pre.diff').innerText(), /^-hand edited again$/m);
+    assert.match(await plan.getByRole('region', { name: 'tasks check mode could not verify for web' }).innerText(), /Check the service answers/);
+    const { targets } = await api<{ targets: Array<{ target: string; runId: number }> }>('GET', `/api/v1/previews/${id}`);
+    assert.equal(await plan.getByRole('link', { name: `run #${targets[0]!.runId}` }).count(), 1, 'a link to its run');
+    assert.equal(existsSync(join(dir, 'hosts', 'h1', 'banner')), false, 'a preview never applies');
+    await shot('preview');
+
+    // The list has it, with its ref, revision and status in words.
+    await page.getByRole('link', { name: '← Previews' }).click();
+    const row = page.getByRole('region', { name: 'recent previews' }).getByRole('row', { name: new RegExp(`^#${id}\\b`) });
+    await row.waitFor();
+    const text = await row.innerText();
+    assert.match(text, /feature\/x/);
+    assert.match(text, new RegExp(branchSha.slice(0, 8)));
+    assert.match(text, /✓\s*succeeded/);
+    await shot('previews');
+
+    // The target's own drift is still its own newest check's, not the preview's.
+    await page.goto(`${base}/#/targets/web`);
+    await page.locator('main p', { hasText: `As check #${checkId} saw it` }).waitFor({ timeout: 10_000 });
+    const targetDrift = page.getByRole('region', { name: 'Drift', exact: true });
+    await targetDrift.getByRole('region', { name: 'changes on h1' }).waitFor();
+    assert.doesNotMatch(await targetDrift.innerText(), /Write the banner/);
   });
 
   test('a wrong token is refused with a clear message', async () => {

@@ -1,4 +1,14 @@
-import type { HostPage, RunDetail, RunSummary, SourceView, StatusView, TargetDetail, TargetView } from '../../src/api/schemas.js';
+import type {
+  HostPage,
+  PreviewSummary,
+  PreviewView,
+  RunDetail,
+  RunSummary,
+  SourceView,
+  StatusView,
+  TargetDetail,
+  TargetView,
+} from '../../src/api/schemas.js';
 
 /**
  * The page's one way to the daemon: the public HTTP API, typed by the route schemas' inferred types, with the
@@ -8,10 +18,12 @@ import type { HostPage, RunDetail, RunSummary, SourceView, StatusView, TargetDet
 export type Target = TargetView;
 export type TargetPage = TargetDetail;
 export type Status = StatusView;
-export type { HostPage, RunDetail, RunSummary, SourceView };
+export type { HostPage, PreviewSummary, PreviewView, RunDetail, RunSummary, SourceView };
 export type TargetStatus = TargetView['status'];
 export type Change = RunDetail['changes'][number];
 export type Failure = RunDetail['failures'][number];
+export type PreviewTarget = PreviewView['targets'][number];
+export type GateResult = PreviewView['gates'][number];
 
 /** An answer that is not a success, with a message fit to show as it is. */
 export class ApiError extends Error {
@@ -149,6 +161,11 @@ export const api = {
   suspend: (target: string, reason: string) =>
     post<TargetPage>(`/api/v1/targets/${enc(target)}/suspend`, reason ? { reason } : {}),
   resume: (target: string) => post<TargetPage>(`/api/v1/targets/${enc(target)}/resume`, {}),
+  previews: (limit: number, signal?: AbortSignal) => getJson<{ previews: PreviewSummary[] }>(`/api/v1/previews?limit=${limit}`, signal),
+  preview: (id: number, signal?: AbortSignal) => getJson<PreviewView>(`/api/v1/previews/${id}`, signal),
+  startPreview: (ref: string, targets: string[]) =>
+    post<{ id: number }>('/api/v1/previews', targets.length > 0 ? { ref, targets } : { ref }),
+  cancelPreview: (id: number) => post<unknown>(`/api/v1/previews/${id}/cancel`),
 };
 
 /**

@@ -1,35 +1,14 @@
-import { structuredPatch } from 'diff';
+import { renderDiff } from '../../src/unified-diff.js';
 import type { Change } from './api.js';
 import { links } from './hooks.js';
 
 /**
- * Ansible's diffs as unified diffs: `before`/`after` pairs through the `diff` package (context and hunk
- * headers), `prepared` text as Ansible made it. Lines keep their +/- prefix, so colour only adds.
+ * The lines of a unified diff for one entry, made exactly as the CLI and the forge comments make them (one
+ * shared module: headers name the destination, not the controller's temp file); empty when it says nothing.
  */
-
-/** One entry of a task result's `diff`, as Ansible writes it (the schema leaves entries unknown). */
-type DiffEntry = { before?: unknown; after?: unknown; before_header?: unknown; after_header?: unknown; prepared?: unknown };
-
-const asText = (value: unknown): string | undefined =>
-  value === undefined || value === null ? undefined : typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`;
-
-/** The lines of a unified diff for one entry; empty when it says nothing. */
 export function unifiedLines(raw: unknown): string[] {
-  if (!raw || typeof raw !== 'object') return typeof raw === 'string' ? raw.split('\n') : [];
-  const entry = raw as DiffEntry;
-  if (typeof entry.prepared === 'string') return entry.prepared.replace(/\n$/, '').split('\n');
-  const before = asText(entry.before);
-  const after = asText(entry.after);
-  if (before === undefined && after === undefined) return [];
-  const oldName = typeof entry.before_header === 'string' ? entry.before_header : 'before';
-  const newName = typeof entry.after_header === 'string' ? entry.after_header : 'after';
-  const patch = structuredPatch(oldName, newName, before ?? '', after ?? '', undefined, undefined, { context: 3 });
-  if (patch.hunks.length === 0) return [];
-  const lines = [`--- ${oldName}`, `+++ ${newName}`];
-  for (const hunk of patch.hunks) {
-    lines.push(`@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`, ...hunk.lines);
-  }
-  return lines;
+  if (typeof raw === 'string') return raw.split('\n');
+  return renderDiff(raw);
 }
 
 function lineClass(line: string): string {
@@ -64,18 +43,34 @@ export function DiffBlock({ diff }: { diff: unknown[] | null }) {
   );
 }
 
-/** Changes grouped by host, one collapsed `<details>` per task: the drift is one click away, not in the way. */
-export function ChangeList({ changes, runLinks = false }: { changes: Array<Change & { runId?: number; target?: string }>; runLinks?: boolean }) {
-  if (changes.length === 0) return <p class="muted">No changes.</p>;
+/**
+ * Changes grouped by host, one collapsed `<details>` per task: the drift is one click away, not in the way.
+ * `level` is the host headings' level, one below the heading the list sits under.
+ */
+export function ChangeList({
+  changes,
+  runLinks = false,
+  level = 3,
+  empty = 'No changes.',
+  label = 'changes on',
+}: {
+  changes: Array<Change & { runId?: number; target?: string }>;
+  runLinks?: boolean;
+  level?: 3 | 4 | 5;
+  empty?: string;
+  label?: string;
+}) {
+  if (changes.length === 0) return <p class="muted">{empty}</p>;
+  const HostHeading = `h${level}` as 'h3';
   const byHost = new Map<string, typeof changes>();
   for (const change of changes) byHost.set(change.host, [...(byHost.get(change.host) ?? []), change]);
   return (
     <div class="changes">
       {[...byHost].sort(([a], [b]) => a.localeCompare(b)).map(([host, list]) => (
-        <section key={host} class="host-changes" aria-label={`changes on ${host}`}>
-          <h3>
+        <section key={host} class="host-changes" aria-label={`${label} ${host}`}>
+          <HostHeading>
             <a href={links.host(host)}>{host}</a> <span class="muted">· {list.length === 1 ? '1 task' : `${list.length} tasks`}</span>
-          </h3>
+          </HostHeading>
           {list.map((change, i) => (
             <details key={i} class="change">
               <summary>

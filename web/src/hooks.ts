@@ -82,13 +82,18 @@ export function useClock(everyMs: number): number {
   return now;
 }
 
-/** The route of a shareable hash link: `#/`, `#/targets/web`, `#/runs/42`, `#/hosts/web1`, `#/source`. */
+/**
+ * The route of a shareable hash link: `#/`, `#/targets/web`, `#/runs/42`, `#/hosts/web1`, `#/source`,
+ * `#/previews`, `#/previews/7` (the link forge statuses and pull-request comments give).
+ */
 export type Route =
   | { view: 'fleet' }
   | { view: 'target'; name: string }
   | { view: 'run'; id: number }
   | { view: 'host'; name: string }
   | { view: 'source' }
+  | { view: 'previews' }
+  | { view: 'preview'; id: number }
   | { view: 'unknown'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -96,11 +101,13 @@ export function parseRoute(hash: string): Route {
   const [, first, second, ...rest] = path.split('/');
   if (!first) return { view: 'fleet' };
   if (first === 'source' && second === undefined) return { view: 'source' };
+  if (first === 'previews' && !second && rest.length === 0) return { view: 'previews' };
   if (second && rest.length === 0) {
     const value = safeDecode(second);
     if (first === 'targets' && value) return { view: 'target', name: value };
     if (first === 'hosts' && value) return { view: 'host', name: value };
     if (first === 'runs' && /^[1-9][0-9]*$/.test(second)) return { view: 'run', id: Number(second) };
+    if (first === 'previews' && /^[1-9][0-9]*$/.test(second)) return { view: 'preview', id: Number(second) };
   }
   return { view: 'unknown', path };
 }
@@ -129,4 +136,6 @@ export const links = {
   run: (id: number) => `#/runs/${id}`,
   host: (name: string) => `#/hosts/${encodeURIComponent(name)}`,
   source: () => '#/source',
+  previews: () => '#/previews',
+  preview: (id: number) => `#/previews/${id}`,
 };

@@ -5,6 +5,7 @@ import { TokenControl } from './token.js';
 import { Heading } from './views/common.js';
 import { FleetView } from './views/fleet.js';
 import { HostView } from './views/host.js';
+import { PreviewView, PreviewsView } from './views/previews.js';
 import { RunView } from './views/run.js';
 import { SourceView } from './views/source.js';
 import { TargetView } from './views/target.js';
@@ -43,6 +44,11 @@ function App() {
                 Source
               </a>
             </li>
+            <li>
+              <a href={links.previews()} aria-current={route.view === 'previews' ? 'page' : undefined}>
+                Previews
+              </a>
+            </li>
           </ul>
         </nav>
         <TokenControl />
@@ -72,6 +78,10 @@ function View({ route }: { route: Route }) {
       return <HostView key={route.name} name={route.name} />;
     case 'source':
       return <SourceView />;
+    case 'previews':
+      return <PreviewsView />;
+    case 'preview':
+      return <PreviewView key={route.id} id={route.id} />;
     default:
       return (
         <>

@@ -68,7 +68,7 @@ export function TokenControl() {
           <h2 id="token-title">API token</h2>
           {reason && <p>{reason}</p>}
           <p class="muted">
-            Actions (reconcile, cancel, suspend) send it as <code>Authorization: Bearer …</code>. It is kept in this tab only
+            Actions (reconcile, cancel, suspend, previews) send it as <code>Authorization: Bearer …</code>. It is kept in this tab only
             (sessionStorage) and never put in a link.
           </p>
           <label for="token-input">Token</label>

@@ -13,7 +13,8 @@ export function TargetView({ name }: { name: string }) {
   const target = usePoll(`target:${name}`, (signal) => api.target(name, signal), 1000);
   const runs = usePoll(`runs:${name}`, (signal) => api.runs({ target: name, limit: 50 }, signal), 1000);
   const list = runs.data?.runs ?? [];
-  const check = list.find((run) => run.kind === 'check' && conclusive.has(run.status));
+  // A preview's check is of another revision: it says nothing of the target's drift.
+  const check = list.find((run) => run.kind === 'check' && run.trigger !== 'preview' && conclusive.has(run.status));
   const drift = usePoll(`drift:${check?.id}`, (signal) => (check ? api.run(check.id, signal) : Promise.resolve(null)), null);
   const refresh = (): void => {
     target.refresh();
