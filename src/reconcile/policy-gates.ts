@@ -24,9 +24,9 @@ export class PolicyGates {
     return abortable(Promise.all(gates.map((gate) => this.result(revision, gate))), signal);
   }
 
-  /** A gate's kept result at a revision, if it ran there. */
-  known(sha: string, gate: GateSpec): GateResult | undefined {
-    return this.deps.results.get(sha, gate.name, gate.command);
+  /** Every gate result kept for a revision: what ran there, even if the config has changed since. */
+  at(sha: string): GateResult[] {
+    return this.deps.results.at(sha);
   }
 
   private result(revision: Revision, gate: GateSpec): Promise<GateResult> {

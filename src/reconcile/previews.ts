@@ -110,7 +110,7 @@ export class Previews {
     if (!record) throw new FleetError('not-found', `no preview with id ${id}`);
     const runs = this.deps.runs.previewRuns(id).map((run) => this.deps.runs.detail(run.id)!);
     const current = this.deps.reconciler.revision()?.sha;
-    const gates = record.revision ? this.gatesAt(record.revision) : [];
+    const gates = record.revision ? this.deps.policyGates.at(record.revision) : [];
     return { ...summaryOf(record), gates, targets: runs.map((run) => this.plan(run, current)) };
   }
 
@@ -175,14 +175,6 @@ export class Previews {
       unverified: run.coverage?.unverified ?? [],
       failures: run.failures,
     };
-  }
-
-  /** The gates' results kept for the preview's revision. */
-  private gatesAt(sha: string): PreviewView['gates'] {
-    return uniqueGates(this.deps.reconciler.list()).flatMap((gate) => {
-      const result = this.deps.policyGates.known(sha, gate);
-      return result ? [result] : [];
-    });
   }
 
   /** Tells observers (the forge) where a preview stands: its statuses must not stay pending forever. */

@@ -133,10 +133,13 @@ export class GateResults {
 
   get(revision: string, gate: string, command: readonly string[]): GateResult | undefined {
     const row = prepared(this.db, `SELECT * FROM gate_results WHERE revision = ? AND gate = ? AND command = ?`)
-      .get(revision, gate, JSON.stringify(command)) as
-      | { gate: string; command: string; ok: number; exit_code: number | null; output: string | null; ran_at: string }
-      | undefined;
-    return row && { gate: row.gate, command: JSON.parse(row.command) as string[], ok: row.ok === 1, exitCode: row.exit_code, output: row.output ?? '', ranAt: row.ran_at };
+      .get(revision, gate, JSON.stringify(command)) as GateRow | undefined;
+    return row && toResult(row);
+  }
+
+  /** Every gate result kept for a revision, whichever targets' gates they were (the config can change since). */
+  at(revision: string): GateResult[] {
+    return (prepared(this.db, `SELECT * FROM gate_results WHERE revision = ? ORDER BY gate, command`).all(revision) as GateRow[]).map(toResult);
   }
 
   record(revision: string, result: GateResult): void {
@@ -144,4 +147,10 @@ export class GateResults {
       )
       .run(revision, result.gate, JSON.stringify(result.command), result.exitCode, result.ok ? 1 : 0, result.output, result.ranAt);
   }
+}
+
+type GateRow = { gate: string; command: string; ok: number; exit_code: number | null; output: string | null; ran_at: string };
+
+function toResult(row: GateRow): GateResult {
+  return { gate: row.gate, command: JSON.parse(row.command) as string[], ok: row.ok === 1, exitCode: row.exit_code, output: row.output ?? '', ranAt: row.ran_at };
 }

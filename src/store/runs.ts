@@ -72,6 +72,7 @@ export function toSummary(row: RunRow): RunSummary {
     error: row.error,
     followedBy: row.followed_by,
     requestedBy: row.requested_by,
+    previewId: row.preview_id,
     summary: {
       hosts: row.hosts,
       ok: row.ok,

@@ -57,6 +57,7 @@ export const runSummarySchema = z.object({
   error: z.string().nullable(),
   followedBy: z.number().int().nullable().describe('the run this one caused: check → apply → verify check'),
   requestedBy: z.string().nullable().describe("who asked: the API token's name, cli:<user>, or the author of the commit that caused it"),
+  previewId: z.number().int().nullable().describe('the preview this run checked for (never counted toward the target\'s status)'),
   summary: countsSchema.extend({ hosts: z.number().int() }),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;

@@ -26,6 +26,7 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     error: null,
     followedBy: null,
     requestedBy: null,
+    previewId: null,
     summary: { hosts: 2, ok: 7, changed: 1, failed: 0, unreachable: 0, skipped: 2 },
     ...overrides,
   };

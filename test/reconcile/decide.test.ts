@@ -75,6 +75,7 @@ function summary(overrides: Partial<RunSummary> & { counts?: Partial<RunSummary[
     error: null,
     followedBy: null,
     requestedBy: null,
+    previewId: null,
     summary: { hosts: 2, ok: 5, changed: 0, failed: 0, unreachable: 0, skipped: 1, ...counts },
     ...rest,
   };

@@ -306,6 +306,12 @@ describe('the status page in a browser, against the daemon over a real fleet', (
     assert.equal(existsSync(join(dir, 'hosts', 'h1', 'banner')), false, 'a preview never applies');
     await shot('preview');
 
+    // Its run's page says whose run it is, and leads back.
+    await page.goto(`${base}/#/runs/${targets[0]!.runId}`);
+    await page.getByRole('link', { name: `preview #${id}` }).click();
+    await page.waitForURL(new RegExp(`#/previews/${id}$`));
+    await plan.waitFor();
+
     // The list has it, with its ref, revision and status in words.
     await page.getByRole('link', { name: '← Previews' }).click();
     const row = page.getByRole('region', { name: 'recent previews' }).getByRole('row', { name: new RegExp(`^#${id}\\b`) });

@@ -39,6 +39,12 @@ function RunBody({ run, onChange }: { run: RunDetail; onChange: () => void }) {
       <p>
         {run.kind === 'check' ? 'Check (--check --diff)' : 'Apply'} of target <a href={links.target(run.target)}>{run.target}</a>,
         triggered by {run.trigger}.
+        {run.previewId !== null && (
+          <>
+            {' '}
+            Part of <a href={links.preview(run.previewId)}>preview #{run.previewId}</a>: never counted toward the target's status.
+          </>
+        )}
         {run.followedBy !== null && (
           <>
             {' '}
