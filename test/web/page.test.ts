@@ -164,6 +164,35 @@ describe('the status page in a browser, against the daemon over a real fleet', (
     if (!existsSync(docShot) || process.env.FLEETCD_UPDATE_SCREENSHOT === '1') await page.screenshot({ path: docShot });
   });
 
+  test('at 200 % zoom nothing scrolls sideways, and the keyboard alone reaches the filter and a target', async () => {
+    const size = page.viewportSize()!;
+    // 200 % zoom is the same layout as a viewport half as wide and half as high.
+    await page.setViewportSize({ width: size.width / 2, height: size.height / 2 });
+    try {
+      for (const route of ['#/', '#/targets/web', '#/source']) {
+        await page.goto(`${base}/${route}`);
+        await page.locator('main h1').waitFor();
+        await page.locator('main [aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => undefined);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.ok(overflow <= 0, `${route} scrolls sideways by ${overflow} px at 200 %`);
+      }
+      await page.goto(`${base}/#/`);
+      await tile('web').waitFor();
+      const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+      let presses = 0;
+      while ((await focused()) !== 'fleet-filter' && presses++ < 30) await page.keyboard.press('Tab');
+      assert.equal(await focused(), 'fleet-filter', 'Tab reaches the filter box');
+      await page.keyboard.type('web');
+      while ((await focused()) !== 'web' && presses++ < 60) await page.keyboard.press('Tab');
+      assert.equal(await focused(), 'web', "Tab reaches the target's link");
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/#\/targets\/web$/);
+    } finally {
+      await page.setViewportSize(size);
+      await page.goto(`${base}/#/`);
+    }
+  });
+
   test('the target view shows its hosts and the drift as unified diffs, collapsed until opened', async () => {
     await tile('web').getByRole('link', { name: 'web' }).click();
     assert.match(page.url(), /#\/targets\/web$/);
