@@ -72,8 +72,11 @@ describe('previews of branches against the live fleet', () => {
 
   test('a branch that changes both hosts, one of which already drifts: the plan separates the two', async () => {
     const sha = pushBranch(repo, 'feature/motd', { 'playbooks/site.yml': site(true) });
+    const finished: number[] = [];
+    const off = f.fleet.changes.on('run-finished', ({ run }) => finished.push(run.id));
     const id = f.fleet.previews.start('feature/motd', { requestedBy: 'test' });
     await f.fleet.previews.idle();
+    off();
     const preview = f.fleet.previews.view(id);
     assert.equal(preview.status, 'succeeded', preview.error ?? '');
     assert.equal(preview.revision, sha);
@@ -82,6 +85,9 @@ describe('previews of branches against the live fleet', () => {
     assert.deepEqual(web!.changes.map((c) => `${c.host} ${c.task}`).sort(), ['w1 motd', 'w2 motd']);
     assert.deepEqual(web!.existingDrift.map((c) => `${c.host} ${c.task}`), ['w1 app config']);
     assert.equal(f.fleet.run(web!.runId).trigger, 'preview');
+    assert.equal(f.fleet.run(web!.runId).previewId, id);
+    // Metrics and notifications hear of a target's runs through run-finished: never of a preview's.
+    assert.deepEqual(finished, []);
     // The target's own view is untouched: its revision, its last run, its status.
     const target = f.fleet.target('web');
     assert.equal(target.revision?.sha, repo.head());
