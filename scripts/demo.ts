@@ -6,6 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
 const project = resolve(import.meta.dirname ?? '.', '..');
@@ -18,7 +19,8 @@ type Run = { id: number; kind: string; status: string; followedBy: number | null
 type Status = { revision: { sha: string } | null; targets: Array<{ name: string; status: string; running: boolean; lastRun: Run | null }> };
 
 const say = (text: string): void => console.log(`\n\x1b[1m==> ${text}\x1b[0m`);
-const git = (cwd: string, ...args: string[]): string =>
+/** git with the demo's author, in `cwd`; the trimmed output. */
+export const git = (cwd: string, ...args: string[]): string =>
   execFileSync('git', ['-c', 'user.name=fleetcd demo', '-c', 'user.email=demo@fleetcd.invalid', ...args], { cwd, encoding: 'utf8' }).trim();
 const fleetcd = (...args: string[]): string =>
   execFileSync(process.execPath, [join(project, 'bin', 'fleetcd'), ...args, '--config', join(demo, 'fleetcd.yaml')], { encoding: 'utf8' });
@@ -40,19 +42,28 @@ async function settled(): Promise<Status['targets'][number]> {
   throw new Error('the demo target did not settle within 150 s');
 }
 
-async function main(): Promise<void> {
-  rmSync(demo, { recursive: true, force: true });
-  mkdirSync(demo, { recursive: true });
-  say('Making the fleet repository: this checkout\'s playbooks/ and inventories/, committed to a local git repo');
-  const origin = join(demo, 'fleet-config.git');
-  const work = join(demo, 'fleet-config');
-  git(demo, 'init', '-q', '--bare', '-b', 'main', origin);
-  git(demo, 'clone', '-q', origin, work);
+/**
+ * The demo fleet's repository under `dir`: this checkout's playbooks/ and inventories/ committed to a working
+ * clone (`work`) and pushed to `origin` (bare, branch main). Benchmarks build the same fleet with it.
+ */
+export function makeFleetRepo(dir: string): { origin: string; work: string } {
+  const origin = join(dir, 'fleet-config.git');
+  const work = join(dir, 'fleet-config');
+  git(dir, 'init', '-q', '--bare', '-b', 'main', origin);
+  git(dir, 'clone', '-q', origin, work);
   cpSync(join(project, 'playbooks'), join(work, 'playbooks'), { recursive: true });
   cpSync(join(project, 'inventories'), join(work, 'inventories'), { recursive: true });
   git(work, 'add', '-A');
   git(work, 'commit', '-q', '-m', 'Demo fleet: baseline for web and db hosts');
   git(work, 'push', '-q', 'origin', 'main');
+  return { origin, work };
+}
+
+async function main(): Promise<void> {
+  rmSync(demo, { recursive: true, force: true });
+  mkdirSync(demo, { recursive: true });
+  say('Making the fleet repository: this checkout\'s playbooks/ and inventories/, committed to a local git repo');
+  const { origin, work } = makeFleetRepo(demo);
 
   const token = randomBytes(16).toString('hex');
   writeFileSync(join(demo, 'api-token'), `${token}\n`, { mode: 0o600 });
@@ -145,7 +156,10 @@ targets:
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`demo failed: ${String(error)}\nsee ${join(demo, 'fleetcd.log')}`);
-  process.exitCode = 1;
-});
+// Imported (by a benchmark), the demo does not run.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(`demo failed: ${String(error)}\nsee ${join(demo, 'fleetcd.log')}`);
+    process.exitCode = 1;
+  });
+}
