@@ -27,6 +27,12 @@ function keyPath(path: readonly PropertyKey[]): string {
 }
 
 function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Too deep to write out (a stack overflow) or circular: say what it is instead.
+    text = Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -10,6 +10,7 @@ import { requireToken, type ApiToken } from './auth.js';
 import { recordStateChanges } from './audit.js';
 import { type AuditLog } from '../store/audit.js';
 import { errorHandler } from './errors.js';
+import { parseJsonBodies } from './json-body.js';
 import { notificationRoutes, type NotificationLog } from './notifications.js';
 import { metricsRoute } from './metrics.js';
 import { readRoutes } from './routes/read.js';
@@ -57,6 +58,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const https = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : null;
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024, https }) as unknown as FastifyInstance;
   logRequests(app, options.log);
+  parseJsonBodies(app);
   const declared: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', declared);
   app.addHook('onRoute', (route) => {

@@ -23,7 +23,13 @@ export class HostLocks {
     for (;;) {
       const others = [...this.holders].filter((h) => h.key !== key);
       if (others.length > 0) {
-        const [mine, ...theirs] = await abortable(Promise.all([hosts(), ...others.map((h) => h.hosts())]), signal);
+        // A listing can hang (an inventory script that waits, a FIFO in an inventory folder): a holder that
+        // leaves meanwhile ends the wait, so one target's broken inventory holds up others only while it runs.
+        const listings = Promise.all([hosts(), ...others.map((h) => h.hosts())]);
+        const left = others.map((h) => h.released.then(() => undefined));
+        const listed = await abortable(Promise.race([listings, ...left]), signal);
+        if (!listed) continue;
+        const [mine, ...theirs] = listed;
         // Holders came or went while the hosts were listed: look again.
         const now = [...this.holders].filter((h) => h.key !== key);
         if (now.length !== others.length || now.some((h) => !others.includes(h))) continue;

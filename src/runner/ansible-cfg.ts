@@ -1,5 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { FleetError } from '../errors.js';
+
+/** Far above any real ansible.cfg; a bigger one is a mistake or an attack, and is read whole before each run. */
+const maxAnsibleCfgBytes = 1024 * 1024;
 
 /** The few settings of a repository's ansible.cfg that fleetcd's own environment would otherwise override. */
 export type RepoAnsibleCfg = {
@@ -19,8 +23,29 @@ export type RepoAnsibleCfg = {
  */
 export function readRepoAnsibleCfg(dir: string): RepoAnsibleCfg {
   const file = join(dir, 'ansible.cfg');
-  if (!existsSync(file)) return {};
+  // stat, never open first: a commit can make ansible.cfg a FIFO or a device, whose read would block the
+  // daemon's event loop (a FIFO) or never end (/dev/zero).
+  let size: number;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new FleetError('runner', `ansible.cfg: is not a regular file (a ${kindOf(stat)}); refusing to read it`);
+    size = stat.size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  if (size > maxAnsibleCfgBytes) {
+    throw new FleetError('runner', `ansible.cfg: is ${size} bytes, over the ${maxAnsibleCfgBytes} fleetcd reads; refusing to read it`);
+  }
   return parseAnsibleCfg(readFileSync(file, 'utf8'));
+}
+
+function kindOf(stat: Stats): string {
+  if (stat.isDirectory()) return 'directory';
+  if (stat.isFIFO()) return 'FIFO';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'device';
+  if (stat.isSocket()) return 'socket';
+  return 'special file';
 }
 
 /** INI as Ansible's configparser reads it: `[section]`, `key = value` or `key: value`, `#`/`;` comments. */

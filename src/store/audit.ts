@@ -26,7 +26,7 @@ export class AuditLog {
         entry.actor,
         entry.method,
         entry.path,
-        entry.request === undefined || entry.request === null ? null : JSON.stringify(entry.request).slice(0, 4096),
+        storedRequest(entry.request),
         entry.status,
         entry.answer?.slice(0, 2048) ?? null,
       );
@@ -36,6 +36,28 @@ export class AuditLog {
   list(limit: number, before?: number): AuditEntry[] {
     const rows = prepared(this.db, `SELECT * FROM audit WHERE (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`)
       .all({ limit, before: before ?? null }) as Row[];
-    return rows.map((row) => ({ ...row, request: row.request === null ? null : (JSON.parse(row.request) as unknown) }));
+    return rows.map((row) => ({ ...row, request: row.request === null ? null : readRequest(row.request) }));
+  }
+}
+
+const maxRequestChars = 4096;
+
+/**
+ * The body as JSON when it fits in 4 KiB; a longer one is kept as a JSON string of its first 4 KiB and a mark
+ * (so each row still parses), e.g. `"{\"reason\":\"aaaa…(cut at 4096 of 9120 characters)"`.
+ */
+function storedRequest(request: unknown): string | null {
+  if (request === undefined || request === null) return null;
+  const text = JSON.stringify(request);
+  if (text.length <= maxRequestChars) return text;
+  return JSON.stringify(`${text.slice(0, maxRequestChars)}…(cut at ${maxRequestChars} of ${text.length} characters)`);
+}
+
+/** Rows written before bodies were cut as JSON strings may hold JSON cut mid-way: those come back as text. */
+function readRequest(stored: string): unknown {
+  try {
+    return JSON.parse(stored) as unknown;
+  } catch {
+    return stored;
   }
 }

@@ -105,6 +105,34 @@ describe('API tokens and the audit log', () => {
     for (const secret of [readToken, writeToken, apiToken]) assert.ok(!response.body.includes(secret));
   });
 
+  it('keeps a refused body over 4 KiB cut short, and the audit log still reads', async () => {
+    const long = await call('POST', '/api/v1/targets/nope/suspend', writeToken, { reason: 'x', padding: 'y'.repeat(5000) });
+    assert.equal(long.statusCode, 400);
+    const response = await call('GET', '/api/v1/audit?limit=1', readToken);
+    assert.equal(response.statusCode, 200);
+    const [entry] = (response.json() as { entries: Array<{ request: unknown }> }).entries;
+    assert.equal(typeof entry?.request, 'string');
+    assert.match(entry?.request as string, /^\{"reason":"x","padding":"y+…\(cut at 4096 of 5027 characters\)$/);
+  });
+
+  it('refuses a body nested deeper than 32 levels with 400, and records it', async () => {
+    const nested = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    for (const url of ['/api/v1/reconcile', '/api/v1/previews', '/api/v1/targets/web/resume']) {
+      const response = await f.api.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Bearer ${writeToken}`, 'content-type': 'application/json' },
+        payload: `{"targets": ${nested}}`,
+      });
+      assert.equal(response.statusCode, 400, url);
+      assert.deepEqual(response.json(), { error: 'request body: nests deeper than 32 levels' });
+    }
+    const shallow = await call('POST', '/api/v1/reconcile', writeToken, { targets: [[[['web']]]] });
+    assert.equal(shallow.statusCode, 400, 'a shallow body of the wrong type is still a field error');
+    assert.match((shallow.json() as { error: string }).error, /^targets\.0: /);
+    assert.equal((await call('GET', '/api/v1/audit?limit=5', readToken)).statusCode, 200);
+  });
+
   it('logs each request at debug with its path, status and token name, never the token', () => {
     const lines = readFileSync(f.logFile, 'utf8').split('\n').filter((l) => l.includes('"msg":"request"'));
     assert.ok(lines.some((l) => l.includes('"path":"/api/v1/reconcile"') && l.includes('"actor":"ops"') && l.includes('"status":202')));

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAnsibleCfg } from '../../src/runner/ansible-cfg.js';
+import { parseAnsibleCfg, readRepoAnsibleCfg } from '../../src/runner/ansible-cfg.js';
 import { ansibleEnv, callbackPluginDir, type SshSettings } from '../../src/runner/env.js';
 
 const dirs = { controlPathDir: '/var/lib/fleetcd/work/ssh/web', localTempDir: '/var/lib/fleetcd/work/tmp/run-1/ansible' };
@@ -201,6 +202,60 @@ describe('the repository ansible.cfg, merged rather than overridden', () => {
     assert.equal(
       env.ANSIBLE_SSH_ARGS,
       '-o UserKnownHostsFile=/k -o StrictHostKeyChecking=yes -o ControlPersist=5m -o ControlMaster=auto -o ControlPersist=60s',
+    );
+  });
+});
+
+describe("reading a commit's ansible.cfg, which the commit's author controls", () => {
+  const inDir = (make: (file: string) => void, check: (dir: string) => void) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetcd-cfg-'));
+    try {
+      make(join(dir, 'ansible.cfg'));
+      check(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('reads a regular file, through a symlink too, and an absent one as empty', () => {
+    inDir(
+      (file) => {
+        writeFileSync(`${file}.real`, '[defaults]\ngathering = explicit\n');
+        symlinkSync(`${file}.real`, file);
+      },
+      (dir) => assert.equal(readRepoAnsibleCfg(dir).gathering, 'explicit'),
+    );
+    inDir(
+      () => undefined,
+      (dir) => assert.deepEqual(readRepoAnsibleCfg(dir), {}),
+    );
+  });
+
+  it('refuses a FIFO without opening it (a read would block the daemon), naming the file and what it is', () => {
+    inDir(
+      (file) => execFileSync('mkfifo', [file]),
+      (dir) => assert.throws(() => readRepoAnsibleCfg(dir), /^FleetError: ansible.cfg: is not a regular file \(a FIFO\)/),
+    );
+  });
+
+  it('refuses a device and a directory', () => {
+    inDir(
+      (file) => symlinkSync('/dev/zero', file),
+      (dir) => assert.throws(() => readRepoAnsibleCfg(dir), /ansible.cfg: is not a regular file \(a device\)/),
+    );
+    inDir(
+      (file) => mkdirSync(file),
+      (dir) => assert.throws(() => readRepoAnsibleCfg(dir), /ansible.cfg: is not a regular file \(a directory\)/),
+    );
+  });
+
+  it('refuses a file over 1 MiB, saying its size', () => {
+    inDir(
+      (file) => {
+        writeFileSync(file, '');
+        truncateSync(file, 100 * 1024 * 1024);
+      },
+      (dir) => assert.throws(() => readRepoAnsibleCfg(dir), /ansible.cfg: is 104857600 bytes, over the 1048576 fleetcd reads/),
     );
   });
 });
