@@ -8,13 +8,17 @@
  *
  *   node --import tsx bench/runner-events.ts                  # ingest 100k events, then ansible 10 × 100
  *   EVENTS=20000 HOSTS=20 TASKS=50 node --import tsx bench/runner-events.ts
+ *   node --import tsx bench/runner-events.ts --only ingest --events 25000   # the synthetic producer alone
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeFleet } from '../test/helpers/fleet.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
 
-const events = Number(process.env.EVENTS ?? 100_000);
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const only = flag('--only');
+const events = Number(flag('--events') ?? process.env.EVENTS ?? 100_000);
 const hosts = Number(process.env.HOSTS ?? 10);
 const tasks = Number(process.env.TASKS ?? 100);
 
@@ -75,6 +79,11 @@ process.env.PATH = `${bin}:${realPath}`;
 const ingest = await measure({ 'playbooks/site.yml': '[]\n', 'inventories/bench.yml': inventory(1) }, {});
 process.env.PATH = realPath;
 removeDir(bin);
+
+if (only === 'ingest') {
+  console.log(JSON.stringify({ ingest }, null, 2));
+  process.exit(0);
+}
 
 const taskList = Array.from({ length: tasks }, (_, i) => `    - name: task ${i}\n      ansible.builtin.debug: { msg: "event ${i}" }\n`).join('');
 const ansible = await measure(

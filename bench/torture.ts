@@ -4,15 +4,19 @@
  * `npm run build` first). Writes bench/TORTURE.md with what each scenario did, required against observed, and
  * its figures. Exits 1 when a functional requirement did not hold.
  *
- *   npm run torture                        full sizes (about 15 minutes on 2 cores)
+ *   npm run torture                        full sizes (about 20 minutes on 2 cores, most of it the 20 kills)
  *   npm run torture -- --short             the sizes CI runs (test/torture/torture.test.ts), under 3 minutes
  *   npm run torture -- --only kill9,hung-host [--out FILE]   some scenarios; writes FILE only when given
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { passed, renderReport, scenarios, type Mode, type ScenarioResult } from './torture/index.js';
 
+if (!existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)))) {
+  console.error('torture: the daemon runs from dist/: run `npm run build` first');
+  process.exit(2);
+}
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
   const i = args.indexOf(name);

@@ -101,7 +101,8 @@ export function generateProbes(count: number, ctx: ProbeContext, rng: Rng): Prob
     },
     'wrong-method': () => {
       const route = pick(rng, ctx.routes);
-      const method = pick(rng, ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'TRACE', route.method === 'GET' ? 'POST' : 'GET']);
+      const declared = new Set(ctx.routes.filter((r) => r.path === route.path).map((r) => r.method));
+      const method = pick(rng, ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'TRACE', 'GET', 'POST'].filter((m) => !declared.has(m)));
       const path = fill(rng, route.path, ctx, true);
       return [`${method} ${path}`, requestBytes(method, path, json(auth), '{"targets":["web"]}')];
     },

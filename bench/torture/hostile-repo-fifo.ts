@@ -14,7 +14,7 @@ import { ms, type Watched } from './common.js';
 import { checks, commitStage, type Stage } from './repo-stage.js';
 
 /** How long another target's check may take while one target's inventory hangs, to count as unaffected. */
-const unaffectedMs = 15_000;
+const unaffectedMs = 25_000;
 
 /**
  * `inventories/fifo.yml` is a symlink to a FIFO outside (refused, never opened); `inventories/fifodir/hosts`
@@ -50,7 +50,7 @@ export async function fifoInventories({ d, r, outside }: Stage, timeoutS: number
         `reconcile of \`good\` waits in \`HostLocks.acquire\` for \`ansible-inventory -i inventories/fifodir --graph\` (src/reconcile/reconciler.ts hostsOf, ` +
         `src/runner/inventory.ts: execa timeout 120 s), and neither \`fifodir\`'s run timeout (${timeoutS} s) nor the end of its run cuts that wait short. ` +
         `Observed: \`POST /api/v1/reconcile {"targets":["good"],"mode":"check"}\` → run #${goodAfter.id} did not end within ${unaffectedMs / 1000} s ` +
-        `(its own check takes ~1 s); it went on only once the FIFO was fed.`,
+        `(a check of it takes a second or two); it went on only once the FIFO was fed.`,
     );
   }
   await commitStage(d, 'FIFO inventories removed', { 'inventories/fifo.yml': null, 'inventories/fifodir/hosts': null });
@@ -113,6 +113,8 @@ function feed(path: string): { fed(): number; stop(): void } {
       // ENXIO: nobody is reading it now.
     }
   }, 100);
+  // Never what keeps the process alive, should a stage stop before it stops feeding.
+  timer.unref();
   return { fed: () => fed, stop: () => clearInterval(timer) };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Hostile repository content, one commit at a time against one daemon: symlinks out of the checkout (an
  * inventory, an inventory folder, a playbook, requirements.yml), `..` in configured paths, an inventory that
- * is a FIFO (and one that reaches a FIFO from inside its folder), a 100 MB file the daemon itself reads
- * (ansible.cfg), a playbook that prints 50 MB, and an ansible.cfg that is a FIFO. Each must be refused, or handled
+ * is a FIFO (and one that reaches a FIFO from inside its folder), a 100 MB file, then a 100 MB ansible.cfg (the
+ * one file the daemon itself reads), a playbook that prints 50 MB, and an ansible.cfg that is a FIFO. Each must be refused, or handled
  * within bounded memory while the daemon keeps answering. Every target is suspended, so a commit starts no run:
  * each stage asks for exactly the checks it needs (an explicit check runs on a suspended target).
  */
@@ -129,36 +129,63 @@ async function symlinksOut({ d, r, outside, sandbox }: Stage): Promise<void> {
 }
 
 async function dotDotPaths({ d, r }: Stage): Promise<void> {
-  const attempts: Array<[string, string, (config: Record<string, unknown>) => void]> = [
-    ['targets.good.playbook: ../../../etc/passwd', 'targets.good.playbook', (c) => ((c.targets as Record<string, object>).good = { playbook: '../../../etc/passwd' })],
-    ['targets.good.playbook: playbooks/../../x.yml', 'targets.good.playbook', (c) => ((c.targets as Record<string, object>).good = { playbook: 'playbooks/../../x.yml' })],
-    ['repository.path: ..', 'repository.path', (c) => ((c.repository as Record<string, unknown>).path = '..')],
-    ['targets.good.playbook: /etc/ansible/site.yml', 'targets.good.playbook', (c) => ((c.targets as Record<string, object>).good = { playbook: '/etc/ansible/site.yml' })],
+  // Each value carries a word of its own, so the refusal found in the log is this attempt's and no earlier one's.
+  const targets = (c: Record<string, unknown>): Record<string, object> => c.targets as Record<string, object>;
+  const attempts: Array<[string, (config: Record<string, unknown>, word: string) => void]> = [
+    ['targets.good.playbook: ../…/etc/passwd', (c, word) => (targets(c).good = { playbook: `../${word}/../../etc/passwd` })],
+    ['targets.good.playbook: playbooks/../../…', (c, word) => (targets(c).good = { playbook: `playbooks/../../${word}.yml` })],
+    ['repository.path: ../…', (c, word) => ((c.repository as Record<string, unknown>).path = `../${word}`)],
+    ['targets.good.playbook: /…/site.yml', (c, word) => (targets(c).good = { playbook: `/${word}/site.yml` })],
   ];
   r.step(`Reloaded the config (SIGHUP) with ${attempts.map(([what]) => `\`${what}\``).join(', ')}, one at a time.`);
-  for (const [what, marker, edit] of attempts) {
-    const outcome = await reloadEdited(d, edit, marker);
-    r.check(`\`${what}\`: the reload is refused, naming the key; the config in force stays`, !outcome.loaded && outcome.logLine !== undefined, outcome.loaded ? 'LOADED' : (outcome.logLine ? (JSON.parse(outcome.logLine) as { err: string }).err.slice(0, 140) : 'no log line'));
+  for (const [i, [what, edit]] of attempts.entries()) {
+    const word = `dotdot${i}x${Date.now().toString(36)}`;
+    const outcome = await reloadEdited(d, (config) => edit(config, word), word);
+    const said = outcome.logLine ? (JSON.parse(outcome.logLine) as { err: string }).err : undefined;
+    r.check(
+      `\`${what}\`: the reload is refused, naming the key; the config in force stays`,
+      !outcome.loaded && said !== undefined && said.includes(what.split(':')[0]!),
+      outcome.loaded ? 'the daemon LOADED it' : (said?.replace(/^.*?fleetcd\.yaml: /, '').slice(0, 140) ?? 'no log line'),
+    );
   }
 }
 
 async function bigFile({ d, r, pid }: Stage, mib100: number): Promise<void> {
-  const file = join(d.repo.work, 'ansible.cfg');
-  const fd = openSync(file, 'w');
   const line = `# ${'x'.repeat(97)}\n`;
   const block = Buffer.from(`[defaults]\n${line.repeat(1024 * 10 - 1)}`.padEnd(1024 * 1024, '#'));
-  for (let i = 0; i < mib100; i++) writeSync(fd, block);
-  closeSync(fd);
+  const write = (path: string) => {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(path, 'w');
+    for (let i = 0; i < mib100; i++) writeSync(fd, block);
+    closeSync(fd);
+  };
   const before = memoryOf(pid);
   resetPeak(pid);
-  const tip = await commitStage(d, `a ${mib100} MB ansible.cfg`, {});
-  const [run] = await checks(d, ['good']);
+  // A big file the daemon only fetches and checks out (Ansible never reads it here).
+  write(join(d.repo.work, 'files', 'big.bin'));
+  const blobTip = await commitStage(d, `a ${mib100} MB file`, {});
+  const [blobRun] = await checks(d, ['good']);
+  // The same size as ansible.cfg, the one file of the checkout the daemon reads itself.
+  write(join(d.repo.work, 'ansible.cfg'));
+  const cfgTip = await commitStage(d, `a ${mib100} MB ansible.cfg`, {});
+  const [cfgRun] = await checks(d, ['good']);
   const after = memoryOf(pid);
-  r.step(`Committed a ${mib100} MiB \`ansible.cfg\` (the one file of the checkout the daemon reads itself), checked \`good\`, then removed it.`);
-  r.check(`${mib100} MB file: fetched, checked out and run`, tip.accepted && run?.status === 'succeeded', `${tip.sha.slice(0, 12)} ${tip.accepted ? 'accepted' : 'refused'}; #${run?.id} ${run?.status}`);
-  r.check(`${mib100} MB file: the daemon's peak RSS grows by at most ${mib(peakGrowthBoundKiB)}`, after.peakKiB - before.rssKiB <= peakGrowthBoundKiB, `RSS ${mib(before.rssKiB)} → peak ${mib(after.peakKiB)} (+${mib(after.peakKiB - before.rssKiB)}), after ${mib(after.rssKiB)}`);
-  r.figure(`${mib100} MB ansible.cfg: daemon peak RSS growth`, mib(after.peakKiB - before.rssKiB));
-  await commitStage(d, 'ansible.cfg removed', { 'ansible.cfg': null });
+  r.step(
+    `Committed a ${mib100} MiB \`files/big.bin\` and checked \`good\`; then a ${mib100} MiB \`ansible.cfg\` (the one file of the checkout the daemon reads itself), checked \`good\`, and removed both.`,
+  );
+  r.check(
+    `${mib100} MB file: fetched, checked out and run`,
+    blobTip.accepted && blobRun?.status === 'succeeded',
+    `${blobTip.sha.slice(0, 12)} ${blobTip.accepted ? 'accepted' : 'refused'}; #${blobRun?.id} ${blobRun?.status}`,
+  );
+  r.check(
+    `${mib100} MB ansible.cfg: the run is refused, naming the file and its size (nothing that big is read)`,
+    cfgTip.accepted && cfgRun?.status === 'failed' && /ansible\.cfg: is \d+ bytes/.test(cfgRun.error ?? ''),
+    `#${cfgRun?.id} ${cfgRun?.status}: ${cfgRun?.error?.slice(0, 120) ?? ''}`,
+  );
+  r.check(`${mib100} MB files: the daemon's peak RSS grows by at most ${mib(peakGrowthBoundKiB)}`, after.peakKiB - before.rssKiB <= peakGrowthBoundKiB, `RSS ${mib(before.rssKiB)} → peak ${mib(after.peakKiB)} (+${mib(after.peakKiB - before.rssKiB)}), after ${mib(after.rssKiB)}`);
+  r.figure(`${mib100} MB file and ansible.cfg: daemon peak RSS growth`, mib(after.peakKiB - before.rssKiB));
+  await commitStage(d, 'big files removed', { 'ansible.cfg': null, 'files/big.bin': null });
 }
 
 async function loudPlaybook({ d, r, pid, sandbox }: Stage, mb: number): Promise<void> {

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RunSummary } from '../../src/api/schemas.js';
+import type { RunDetail, RunSummary } from '../../src/api/schemas.js';
 import { processesMentioning, type ProcessLine } from '../../test/helpers/processes.js';
 import { startDaemonFleet, type RunningDaemon } from '../../test/helpers/running-daemon.js';
 import { inventoryYaml, startSshHosts, type SshHosts } from '../../test/helpers/sshd.js';
@@ -65,13 +65,18 @@ export function kill9(mode: Mode): Promise<ScenarioResult> {
           'sent SIGKILL to the daemon and started it again on the same state.',
       );
       const rng = seeded(9);
-      const tally = { restartMs: [] as number[], convergeMs: [] as number[], phases: { check: 0, apply: 0 }, adopted: 0 };
-      for (let kill = 1; kill <= size.kills; kill++) {
-        const phase: Phase = mode === 'short' ? (['check', 'apply', rng() < 0.5 ? 'check' : 'apply'] as const)[kill - 1]! : rng() < 0.5 ? 'check' : 'apply';
-        if (kill > 1) await drift(d, sandbox, hostsOf);
-        await oneKill(r, d, { kill, phase, rng, tally, sandbox, hostsOf });
+      const verdicts: Verdicts = new Map();
+      const tally = { restartMs: [] as number[], convergeMs: [] as number[], phases: { check: 0, apply: 0 }, adopted: 0, details: new Map<number, RunDetail>() };
+      try {
+        for (let kill = 1; kill <= size.kills; kill++) {
+          const phase: Phase = mode === 'short' ? (['check', 'apply', rng() < 0.5 ? 'check' : 'apply'] as const)[kill - 1]! : rng() < 0.5 ? 'check' : 'apply';
+          if (kill > 1) await drift(d, sandbox, hostsOf);
+          await oneKill(r, d, { kill, phase, rng, tally, sandbox, hostsOf, verdicts });
+        }
+      } finally {
+        judge(r, verdicts);
       }
-      r.figure('kills landed (runs of that kind running at the kill)', `${tally.phases.check} during checks, ${tally.phases.apply} during applies`);
+      r.figure('kills that landed while a check ran / while an apply ran (both can hold at once)', `${tally.phases.check} / ${tally.phases.apply} of ${size.kills}`);
       r.figure('restart (spawn → API answering, old runs recovered) median / max', `${ms(percentile(tally.restartMs, 50))} / ${ms(Math.max(...tally.restartMs))}`);
       r.figure('restart → every target in sync again, median / max', `${ms(percentile(tally.convergeMs, 50))} / ${ms(Math.max(...tally.convergeMs))}`);
       r.figure('idle ssh control masters of the dead daemon kept and reused (their socket is still in the state dir)', tally.adopted);
@@ -88,43 +93,75 @@ type KillContext = {
   kill: number;
   phase: Phase;
   rng: () => number;
-  tally: { restartMs: number[]; convergeMs: number[]; phases: Record<Phase, number>; adopted: number };
+  /** Figures, and the details (hosts, changes, failures) of every run seen finished while the daemon was idle. */
+  tally: { restartMs: number[]; convergeMs: number[]; phases: Record<Phase, number>; adopted: number; details: Map<number, RunDetail> };
   sandbox: string;
   hostsOf: Hosts;
+  verdicts: Verdicts;
 };
+
+/** What each restart showed, per requirement, gathered over all the kills into one check each. */
+type Verdicts = Map<string, Array<{ kill: string; ok: boolean; observed: string }>>;
 
 async function oneKill(r: Recorder, d: RunningDaemon, c: KillContext): Promise<void> {
   const label = `kill ${c.kill} (${c.phase})`;
+  const verdict = (requirement: string, ok: boolean, observed: string): void => {
+    c.verdicts.set(requirement, [...(c.verdicts.get(requirement) ?? []), { kill: label, ok, observed }]);
+  };
   await waitFor(`a running ${c.phase}`, async () => (await allRuns(d)).some((run) => run.kind === c.phase && run.status === 'running'), 120_000, 50);
   await sleep(c.rng() * 1000);
   const before = await allRuns(d);
   const inFlight = before.filter((run) => !finalStatuses.has(run.status));
-  for (const run of inFlight) if (run.status === 'running') c.tally.phases[run.kind] += 1;
+  for (const kind of ['check', 'apply'] as const) if (inFlight.some((run) => run.status === 'running' && run.kind === kind)) c.tally.phases[kind] += 1;
+  const killedAt = new Date().toISOString();
   await d.kill9();
   const left = processesMentioning(d.stateDir);
   const started = performance.now();
   await d.restart();
   c.tally.restartMs.push(performance.now() - started);
   const inFlightText = inFlight.map((run) => `#${run.id} ${run.target} ${run.kind} ${run.status}`).join(', ') || 'none';
-  r.check(`${label}: PRAGMA integrity_check = ok`, integrityOf(d.stateDir) === 'ok', `${integrityOf(d.stateDir)}; in flight at the kill: ${inFlightText}`);
+  const integrity = integrityOf(d.stateDir);
+  verdict('PRAGMA integrity_check = ok', integrity === 'ok', integrity);
   const after = await allRuns(d);
   const damaged = before.filter((run) => run.finishedAt !== null && !intact(run, after.find((a) => a.id === run.id)));
-  r.check(`${label}: every run finished before the kill is intact`, damaged.length === 0, damaged.length === 0 ? `${before.filter((run) => run.finishedAt).length} finished runs unchanged` : `changed: ${damaged.map((run) => `#${run.id}`).join(', ')}`);
+  for (const [id, detail] of c.tally.details) if (!intact(detail, await d.run(id).catch(() => undefined))) damaged.push(detail);
+  const finished = before.filter((run) => run.finishedAt).length;
+  verdict(
+    'every run finished before the kill is intact',
+    damaged.length === 0,
+    damaged.length === 0 ? `${finished} finished runs unchanged (${c.tally.details.size} of them compared in detail: hosts, changes, failures)` : `changed: ${damaged.map((run) => `#${run.id}`).join(', ')}`,
+  );
   const lastId = Math.max(0, ...before.map((run) => run.id));
-  const stuck = after.filter((run) => run.id <= lastId && !finalStatuses.has(run.status));
+  // The dead daemon's runs: those seen before the kill, and any it queued in the moment before it.
+  const stuck = after.filter((run) => (run.id <= lastId || run.queuedAt < killedAt) && !finalStatuses.has(run.status));
   const interrupted = after.filter((run) => inFlight.some((f) => f.id === run.id)).map((run) => `#${run.id} ${run.status}`);
-  r.check(`${label}: no run of the dead daemon left queued or running`, stuck.length === 0, stuck.length === 0 ? interrupted.join(', ') || 'none was in flight' : `still ${stuck.map((run) => `#${run.id} ${run.status}`).join(', ')}`);
+  verdict('no run of the dead daemon is left queued or running', stuck.length === 0, stuck.length === 0 ? interrupted.join(', ') || 'none was in flight' : `still ${stuck.map((run) => `#${run.id} ${run.status}`).join(', ')}`);
   const { orphans, adopted } = await survivors(d, left);
   c.tally.adopted += adopted.length;
-  r.check(`${label}: no ansible-playbook or ssh process of the dead daemon survives`, orphans.length === 0, orphans.length === 0 ? `${left.length} processes before the restart, none left` : orphans.map((p) => `${p.pid} ${p.args.slice(0, 120)}`).join('; '));
+  verdict('no ansible-playbook or ssh process of the dead daemon survives', orphans.length === 0, orphans.length === 0 ? `${left.length} processes before the restart, none left` : orphans.map((p) => `${p.pid} ${p.args.slice(0, 120)}`).join('; '));
   const converge = performance.now();
   const converged = await convergence(d, c.sandbox, c.hostsOf);
   c.tally.convergeMs.push(performance.now() - converge);
-  r.check(`${label}: the reconcile after the restart converges`, converged.ok, converged.text);
+  // Idle now: the details of every finished run, to compare after the next kill (a finished run never changes).
+  for (const run of await allRuns(d)) if (run.finishedAt && !c.tally.details.has(run.id)) c.tally.details.set(run.id, await d.run(run.id));
+  verdict('the reconcile after the restart converges', converged.ok, converged.text);
+  r.figure(label, `in flight: ${inFlightText}; restart ${ms(c.tally.restartMs.at(-1)!)}; ${left.length} processes left by the kill; in sync again after ${ms(c.tally.convergeMs.at(-1)!)}`);
+}
+
+/** One check per requirement over every restart: all held, or which restarts it failed and what they showed. */
+function judge(r: Recorder, verdicts: Verdicts): void {
+  for (const [requirement, seen] of verdicts) {
+    const failed = seen.filter((v) => !v.ok);
+    r.check(
+      `after each of the ${seen.length} restarts: ${requirement}`,
+      failed.length === 0,
+      failed.length === 0 ? `${seen.length} of ${seen.length}; the last: ${seen.at(-1)!.observed}` : failed.map((v) => `${v.kill}: ${v.observed}`).join('; '),
+    );
+  }
 }
 
 /** A finished run is intact when every field is as it was; only a link to a follow-up may have been added. */
-function intact(before: RunSummary, after: RunSummary | undefined): boolean {
+function intact<T extends RunSummary>(before: T, after: T | undefined): boolean {
   if (!after) return false;
   const followed = before.followedBy === null ? { ...after, followedBy: null } : after;
   return JSON.stringify(before) === JSON.stringify(followed);

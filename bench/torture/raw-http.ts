@@ -73,6 +73,8 @@ export function slowClient(port: number, label: string, bytes: Buffer, everyMs: 
     // The last byte is never sent: the request stays incomplete for as long as the client lives.
     if (socket.readyState === 'open' && sent < bytes.length - 1) socket.write(bytes.subarray(sent, ++sent));
   }, everyMs);
+  drip.unref();
+  socket.unref();
   socket.on('data', (chunk: Buffer) => {
     answered ??= Number(/^HTTP\/1\.[01] (\d{3})/.exec(chunk.toString('latin1'))?.[1] ?? 0);
   });

@@ -18,7 +18,7 @@ export function renderReport(results: readonly ScenarioResult[], context: { comm
     ...results.map((result) => `| [${result.title}](#${anchor(result.title)}) | ${passed(result) ? 'pass' : '**FAIL**'} | ${seconds(result.durationMs)} |`),
     '',
   ];
-  for (const result of results) lines.push(...section(result, context.command));
+  for (const result of results) lines.push(...section(result, `${context.command}${context.command.includes(' -- ') ? '' : ' --'} --only ${result.name}`));
   return `${lines.join('\n')}\n`;
 }
 
@@ -38,7 +38,7 @@ function section(result: ScenarioResult, command: string): string[] {
   }
   if (result.defects.length > 0) lines.push('Defects seen:', '', ...result.defects.map((text) => `- ${text}`), '');
   if (result.error) lines.push('The scenario stopped early:', '', '```', result.error.slice(0, 4000), '```', '');
-  lines.push(`Took ${seconds(result.durationMs)}. Command: \`${command} --only ${result.name}\``, '');
+  lines.push(`Took ${seconds(result.durationMs)}. Command: \`${command}\``, '');
   return lines;
 }
 
