@@ -147,7 +147,7 @@ export async function startBenchDaemon(
 const final = new Set(['succeeded', 'failed', 'timed-out', 'interrupted', 'cancelled']);
 
 /** A run once it ended, read every `everyMs` (one light request at a time). */
-export function runFinished(d: RunningDaemon, id: number, timeoutMs = 30 * 60_000, everyMs = 100): Promise<RunDetail> {
+export function runFinished(d: RunningDaemon, id: number, timeoutMs = 30 * 60_000, everyMs = 250): Promise<RunDetail> {
   return waitFor(`run #${id} to end`, async () => {
     const run = await d.get<RunDetail>(`/api/v1/runs/${id}`);
     return final.has(run.status) ? run : undefined;
