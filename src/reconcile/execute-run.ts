@@ -15,6 +15,7 @@ import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { HostRecap, RunResult, TaskResult } from '../store/types.js';
 import { runErrorOf, runStatusOf } from './status.js';
+import { TaskWriter } from './task-writer.js';
 import type { Target } from './targets.js';
 
 export type RunContext = {
@@ -55,6 +56,7 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
   let stats: Map<string, HostRecap> | undefined;
   // Tasks with check_mode: false really run during a check; their results are not predictions.
   const realTasks = new Set<string>();
+  const tasks = new TaskWriter(store, run.id, ctx.log);
   const onEvent = (event: AnsibleEvent): void => {
     if (event.event === 'stats') {
       stats = toHostRecaps(event);
@@ -66,12 +68,7 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
     }
     const result = toTaskResult(event, run.check, realTasks);
     if (!result) return;
-    try {
-      store.addTask(run.id, result);
-    } catch (error) {
-      // One result that cannot be stored must not take the daemon (or the rest of the run) down.
-      ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'could not record a task result');
-    }
+    tasks.add(result);
     countInto(tally, result);
   };
   const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;
@@ -113,6 +110,9 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
   } catch (error) {
     ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'run could not execute');
     return { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally };
+  } finally {
+    // Every result is on record before the run's end is.
+    tasks.flush();
   }
 }
 

@@ -63,6 +63,8 @@ export class Reconciler {
   private readonly pipeline: PipelineDeps;
   /** Hosts per target and revision, listed when two targets could overlap; `known` once the listing is done. */
   private readonly hosts = new Map<string, { listing: Promise<HostSet>; known?: HostSet }>();
+  /** sharedHosts' last answer, until what it is made of changes (see there). */
+  private shared: { key: string; value: Map<string, string[]> } | undefined;
   /** Targets per revision checkout, for the config they were worked out with. */
   private readonly targetsOf = new Map<string | undefined, Target[]>();
   private targetsConfig: Config | undefined;
@@ -213,6 +215,11 @@ export class Reconciler {
    */
   sharedHosts(targets: readonly Target[]): Map<string, string[]> {
     const revision = this.revision();
+    // Every status read and metrics scrape asks; the answer changes only when a run's end is written (its host
+    // recaps), a listing resolves, or the revision or the targets change. Reading 1,000 hosts each time was
+    // most of a status read.
+    const key = `${revision?.sha}\n${targets.map((t) => t.name).join('\n')}`;
+    if (this.shared?.key === key) return this.shared.value;
     const recorded = this.deps.targets.knownHosts();
     const hostsOf = new Map<string, ReadonlySet<string>>();
     for (const target of targets) {
@@ -225,6 +232,7 @@ export class Reconciler {
     const shared = new Map<string, string[]>(targets.map((t) => [t.name, []]));
     for (const [host, names] of holders) if (names.length > 1) for (const name of names) shared.get(name)?.push(host);
     for (const hosts of shared.values()) hosts.sort();
+    this.shared = { key, value: shared };
     return shared;
   }
 
@@ -312,7 +320,9 @@ export class Reconciler {
   private finishRun(runId: number, result: RunResult): void {
     const row = this.deps.store.row(runId);
     const before = row ? targetStatusOf(this.deps.targets.record(row.target).lastConclusive) : 'unknown';
-    if (!this.deps.store.finish(runId, result) || !row || row.preview_id !== null) return;
+    const written = this.deps.store.finish(runId, result);
+    if (written) this.shared = undefined;
+    if (!written || !row || row.preview_id !== null) return;
     const after = targetStatusOf(this.deps.targets.record(row.target).lastConclusive);
     this.deps.events.emit('run-finished', { run: this.deps.store.get(runId)!, before, after });
   }
@@ -410,7 +420,10 @@ export class Reconciler {
           },
         );
     }
-    void entry.listing.then((hosts) => (entry.known = hosts));
+    void entry.listing.then((hosts) => {
+      entry.known = hosts;
+      this.shared = undefined;
+    });
     if (this.hosts.size > 1000) this.hosts.clear();
     this.hosts.set(key, entry);
     return entry.listing;

@@ -143,6 +143,13 @@ export class RunStore {
     prepared(this.db, `UPDATE runs SET pgid = ?, pg_start = ? WHERE id = ?`).run(pgid, startTicks, id);
   }
 
+  /** Stores a burst of task results in one transaction (see reconcile/task-writer.ts). */
+  addTasks(runId: number, tasks: readonly TaskResult[]): void {
+    this.db.transaction(() => {
+      for (const task of tasks) this.addTask(runId, task);
+    })();
+  }
+
   /** Stores one task result; called as events stream in, so memory never holds a run's results. */
   addTask(runId: number, task: TaskResult): void {
     prepared(this.db, `INSERT INTO run_tasks (run_id, host, task, module, path, status, duration_ms, message, diff, truncated, censored, ignored, rescued, unverified)

@@ -138,12 +138,6 @@ export class TargetStore {
     return byTarget;
   }
 
-  /** Forgets hosts of a target that its inventory no longer has (seen in a full run that did not include them). */
-  keepOnlyHosts(target: string, hosts: readonly string[]): void {
-    prepared(this.db, `DELETE FROM target_hosts WHERE target = ? AND host NOT IN (SELECT value FROM json_each(?))`)
-      .run(target, JSON.stringify(hosts));
-  }
-
   commits(shas: readonly string[]): Map<string, Commit> {
     const rows = prepared(this.db, `SELECT sha, subject, author, committed_at AS committedAt FROM commits WHERE sha IN (SELECT value FROM json_each(?))`,
       )

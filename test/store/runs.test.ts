@@ -4,7 +4,9 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { FleetError } from '../../src/errors.js';
+import { TaskWriter } from '../../src/reconcile/task-writer.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetStore } from '../../src/store/targets.js';
@@ -358,5 +360,37 @@ describe('the record of targets', () => {
     assert.equal(record.lastConclusive?.summary.changed, 2);
     assert.deepEqual(record.hosts, { total: 1, drifted: 1, unreachable: 0, failed: 0 });
     assert.equal(new RunStore(db).detail(1)?.hosts[0]?.host, 'web1', 'per-host rows survive the rebuilt runs table');
+  });
+});
+
+describe('task results written in bursts (TaskWriter)', () => {
+  const log = pino({ level: 'silent' });
+
+  it('writes a burst on the next turn of the event loop, in one transaction, and at once on flush', async (t) => {
+    const { store, db } = openStore(t);
+    const id = store.create({ target: 'web', kind: 'check', trigger: 'api', revision: revA });
+    const writer = new TaskWriter(store, id, log);
+    const count = () => (db.prepare('SELECT COUNT(*) AS n FROM run_tasks WHERE run_id = ?').get(id) as { n: number }).n;
+    for (let i = 0; i < 3; i++) writer.add(task({ task: `task ${i}` }));
+    assert.equal(count(), 0, 'nothing written within the burst');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(store.events(id, 0, 10).map((e) => e.task), ['task 0', 'task 1', 'task 2']);
+    writer.add(task({ task: 'last' }));
+    writer.flush();
+    assert.equal(count(), 4);
+  });
+
+  it('keeps the other results of a burst when one cannot be stored, and logs that one', async (t) => {
+    const { store } = openStore(t);
+    const id = store.create({ target: 'web', kind: 'check', trigger: 'api', revision: revA });
+    const lines: string[] = [];
+    const writer = new TaskWriter(store, id, pino({ level: 'error' }, { write: (line: string) => lines.push(line) }));
+    writer.add(task({ task: 'before' }));
+    writer.add(task({ task: 'broken', host: null as unknown as string }));
+    writer.add(task({ task: 'after' }));
+    writer.flush();
+    assert.deepEqual(store.events(id, 0, 10).map((e) => e.task), ['before', 'after']);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /"task":"broken".*could not record a task result/);
   });
 });
