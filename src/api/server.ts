@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';

@@ -96,14 +96,17 @@ export class Runner {
   }
 
   /** Runs a policy gate's program in a revision's checkout (see gate.ts). */
-  runGate(cwd: string, command: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<GateOutcome> {
+  async runGate(cwd: string, command: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<GateOutcome> {
     const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir: this.controlPathDir('gates'), localTempDir: join(this.workDir, 'tmp') }, readRepoAnsibleCfg(cwd));
     // A linter's colours are noise in the output kept with the result.
     return runGateProgram(cwd, command, { ...env, NO_COLOR: '1', TERM: 'dumb' }, timeoutMs, signal);
   }
 
-  /** The hosts an inventory of a revision yields (ansible-inventory, with the repo's ansible.cfg and vault). */
-  listHosts(cwd: string, inventory: string, vault: Pick<RunSpec, 'vaultPasswordFile' | 'vaultIds'>, signal?: AbortSignal): Promise<string[]> {
+  /**
+   * The hosts an inventory of a revision yields (ansible-inventory, with the repo's ansible.cfg and vault).
+   * async, so that a refused ansible.cfg (readRepoAnsibleCfg throws) is a rejection like any failure to list.
+   */
+  async listHosts(cwd: string, inventory: string, vault: Pick<RunSpec, 'vaultPasswordFile' | 'vaultIds'>, signal?: AbortSignal): Promise<string[]> {
     const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir: this.controlPathDir('inventory'), localTempDir: join(this.workDir, 'tmp') }, readRepoAnsibleCfg(cwd));
     return listInventoryHosts(cwd, inventory, vaultArgv(vault), env, signal);
   }

@@ -143,3 +143,57 @@ export function RunTable({ runs, caption, showTarget = false }: { runs: RunSumma
     </TableBox>
   );
 }
+
+/** Failed tasks with Ansible's message: a run's, or one target's of a preview. */
+export function FailureTable({ failures, label }: { failures: ReadonlyArray<{ host: string; task: string; message: string | null }>; label: string }) {
+  return (
+    <TableBox label={label}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Host</th>
+            <th scope="col">Task</th>
+            <th scope="col">Ansible's message</th>
+          </tr>
+        </thead>
+        <tbody>
+          {failures.map((f, i) => (
+            <tr key={i}>
+              <td>
+                <a href={links.host(f.host)}>{f.host}</a>
+              </td>
+              <td>{f.task}</td>
+              <td>
+                <pre class="message">{f.message ?? '—'}</pre>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableBox>
+  );
+}
+
+/** Tasks check mode could not verify, with the reason: a target's newest check, or a preview's. */
+export function UnverifiedTable({ tasks, label }: { tasks: ReadonlyArray<{ task: string; reason: string }>; label: string }) {
+  return (
+    <TableBox label={label}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            <th scope="col">Why check mode cannot see its drift</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((item, i) => (
+            <tr key={i}>
+              <td>{item.task}</td>
+              <td>{item.reason}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableBox>
+  );
+}

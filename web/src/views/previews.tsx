@@ -3,7 +3,7 @@ import { ApiError, api, type GateResult, type PreviewSummary, type PreviewTarget
 import { ChangeList } from '../diff.js';
 import { isLive, plural } from '../format.js';
 import { links, usePoll } from '../hooks.js';
-import { ErrorNote, Loading, RunBadge, Sha, TableBox, Time } from '../ui.js';
+import { ErrorNote, FailureTable, Loading, RunBadge, Sha, TableBox, Time, UnverifiedTable } from '../ui.js';
 import { Heading, OutcomeNote, useAction } from './common.js';
 
 /**
@@ -382,53 +382,13 @@ function TargetPlan({ target, index }: { target: PreviewTarget; index: number })
         {target.unverified.length === 0 ? (
           <p class="muted">{live ? 'Not known until the check ends.' : 'Check mode could verify every task.'}</p>
         ) : (
-          <TableBox label={`tasks check mode could not verify for ${name}`}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Task</th>
-                  <th scope="col">Why check mode cannot see its drift</th>
-                </tr>
-              </thead>
-              <tbody>
-                {target.unverified.map((item, i) => (
-                  <tr key={i}>
-                    <td>{item.task}</td>
-                    <td>{item.reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableBox>
+          <UnverifiedTable tasks={target.unverified} label={`tasks check mode could not verify for ${name}`} />
         )}
       </section>
       {target.failures.length > 0 && (
         <section aria-labelledby={`${id}-failures`}>
           <h3 id={`${id}-failures`}>Failures</h3>
-          <TableBox label={`failed tasks of ${name}`}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Host</th>
-                  <th scope="col">Task</th>
-                  <th scope="col">Ansible's message</th>
-                </tr>
-              </thead>
-              <tbody>
-                {target.failures.map((f, i) => (
-                  <tr key={i}>
-                    <td>
-                      <a href={links.host(f.host)}>{f.host}</a>
-                    </td>
-                    <td>{f.task}</td>
-                    <td>
-                      <pre class="message">{f.message ?? '—'}</pre>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableBox>
+          <FailureTable failures={target.failures} label={`failed tasks of ${name}`} />
         </section>
       )}
     </section>

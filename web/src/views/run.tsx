@@ -3,7 +3,7 @@ import { ApiError, api, readLog, type RunDetail } from '../api.js';
 import { ChangeList } from '../diff.js';
 import { durationSeconds, formatSeconds, isLive, plural } from '../format.js';
 import { links, useNow, usePoll } from '../hooks.js';
-import { ErrorNote, Loading, RunBadge, Sha, TableBox, Time } from '../ui.js';
+import { ErrorNote, FailureTable, Loading, RunBadge, Sha, TableBox, Time } from '../ui.js';
 import { Heading, OutcomeNote, useAction } from './common.js';
 
 /** One run: summary, per-host recap, changes with diffs, failures, warnings, and its log, live while it runs. */
@@ -166,30 +166,7 @@ function Failures({ run }: { run: RunDetail }) {
   return (
     <section aria-labelledby="failures-title">
       <h2 id="failures-title">Failures</h2>
-      <TableBox label="failed tasks">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Host</th>
-              <th scope="col">Task</th>
-              <th scope="col">Ansible's message</th>
-            </tr>
-          </thead>
-          <tbody>
-            {run.failures.map((f, i) => (
-              <tr key={i}>
-                <td>
-                  <a href={links.host(f.host)}>{f.host}</a>
-                </td>
-                <td>{f.task}</td>
-                <td>
-                  <pre class="message">{f.message ?? '—'}</pre>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableBox>
+      <FailureTable failures={run.failures} label="failed tasks" />
     </section>
   );
 }

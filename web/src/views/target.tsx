@@ -3,7 +3,7 @@ import { api, type RunSummary, type TargetPage } from '../api.js';
 import { RunChart } from '../chart.js';
 import { ChangeList } from '../diff.js';
 import { links, usePoll } from '../hooks.js';
-import { ErrorNote, Loading, RunTable, Sha, TableBox, TargetBadge, Time } from '../ui.js';
+import { ErrorNote, Loading, RunTable, Sha, TableBox, TargetBadge, Time, UnverifiedTable } from '../ui.js';
 import { Heading, OutcomeNote, useAction } from './common.js';
 
 const conclusive = new Set<RunSummary['status']>(['succeeded', 'failed', 'timed-out']);
@@ -268,24 +268,7 @@ function Coverage({ target }: { target: TargetPage }) {
         {!coverage || coverage.unverified.length === 0 ? (
           <p class="muted">{coverage ? 'Check mode could verify every task.' : 'No check has reported its coverage yet.'}</p>
         ) : (
-          <TableBox label="tasks check mode could not verify">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Task</th>
-                  <th scope="col">Why check mode cannot see its drift</th>
-                </tr>
-              </thead>
-              <tbody>
-                {coverage.unverified.map((item, i) => (
-                  <tr key={i}>
-                    <td>{item.task}</td>
-                    <td>{item.reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableBox>
+          <UnverifiedTable tasks={coverage.unverified} label="tasks check mode could not verify" />
         )}
       </section>
       <section aria-labelledby="idempotence-title">
