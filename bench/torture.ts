@@ -4,7 +4,7 @@
  * `npm run build` first). Writes bench/TORTURE.md with what each scenario did, required against observed, and
  * its figures. Exits 1 when a functional requirement did not hold.
  *
- *   npm run torture                        full sizes (about 20 minutes on 2 cores, most of it the 20 kills)
+ *   npm run torture                        full sizes (8 minutes on a quiet 2-core machine, 20 under load; most of it the 20 kills)
  *   npm run torture -- --short             the sizes CI runs (test/torture/torture.test.ts), under 3 minutes
  *   npm run torture -- --only kill9,hung-host [--out FILE]   some scenarios; writes FILE only when given
  */
