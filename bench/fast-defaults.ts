@@ -12,27 +12,15 @@
  *
  *   npm run build && node --import tsx bench/fast-defaults.ts [--quick] [--rounds 5]
  */
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSshHosts } from '../test/helpers/sshd.js';
-import { removeDir, tempDir } from '../test/helpers/tmp.js';
-import { converge, daemonCheck, daemonStarted, startBenchDaemon, realisticRepo, sshInventory, ansiblePlaybook } from './fixture.js';
-import { closeControlMasters, commandLine, emit, envWithoutAnsible, median, onCleanup, option, progress, round, runBench, series } from './lib.js';
+import { ansiblePlaybook, daemonCheck, driftedWebTarget } from './fixture.js';
+import { closeControlMasters, commandLine, emit, envWithoutAnsible, median, option, progress, round, runBench, series } from './lib.js';
 
 const rounds = option('--rounds', 5, 2);
 
 await runBench(async () => {
-  const dir = tempDir('fleetcd-bench-defaults-');
-  onCleanup(() => removeDir(dir));
-  const sshd = await startSshHosts(2);
-  onCleanup(() => sshd.stop());
-  const hostRoot = join(dir, 'hosts');
-  const d = await startBenchDaemon(realisticRepo({ web: sshInventory(sshd, hostRoot) }), 'reconcile: { interval: 15m, jitter: 0%, shutdownGrace: 0s }');
-  await daemonStarted(d, 1);
-  const cwd = d.repo.work;
-  await converge(cwd, 'inventories/web.yml', dir);
-  // One drifted file, so every check has a diff to report.
-  writeFileSync(join(hostRoot, 'host1', 'etc', 'motd'), 'edited by hand\n');
+  const { dir, d, cwd } = await driftedWebTarget('fleetcd-bench-defaults-');
 
   const rawSsh = join(dir, 'raw-ssh');
   const fleetSsh = join(d.stateDir, 'work', 'ssh');

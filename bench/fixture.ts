@@ -11,7 +11,8 @@ import { ansibleEnv } from '../src/runner/env.js';
 import type { RunDetail, RunSummary } from '../src/api/schemas.js';
 import { spawnDaemon } from '../test/helpers/daemon.js';
 import { type RunningDaemon, startDaemonFleet } from '../test/helpers/running-daemon.js';
-import { inventoryYaml, type SshHost, type SshHosts } from '../test/helpers/sshd.js';
+import { inventoryYaml, type SshHost, type SshHosts, startSshHosts } from '../test/helpers/sshd.js';
+import { removeDir, tempDir } from '../test/helpers/tmp.js';
 import { GiveUp, waitFor } from '../test/helpers/wait.js';
 import { closeControlMasters, onCleanup, timed, type Timed } from './lib.js';
 
@@ -197,4 +198,22 @@ export async function cancelStartupRuns(d: RunningDaemon, expected: number): Pro
   }, 60_000, 100);
   for (const run of runs) if (!final.has(run.status)) await d.post(`/api/v1/runs/${run.id}/cancel`);
   await daemonIdle(d, 120_000, expected);
+}
+
+/**
+ * Benchmarks 0 and 1's fleet: one target `web` of 2 sshd hosts with the realistic playbook, converged, then one
+ * file edited by hand so every check has a diff to report; the daemon started over it. Cleaned up on exit.
+ */
+export async function driftedWebTarget(prefix: string): Promise<{ dir: string; hostRoot: string; d: RunningDaemon; cwd: string }> {
+  const dir = tempDir(prefix);
+  onCleanup(() => removeDir(dir));
+  const sshd = await startSshHosts(2);
+  onCleanup(() => sshd.stop());
+  const hostRoot = join(dir, 'hosts');
+  const d = await startBenchDaemon(realisticRepo({ web: sshInventory(sshd, hostRoot) }), 'reconcile: { interval: 15m, jitter: 0%, shutdownGrace: 0s }');
+  await daemonStarted(d, 1);
+  const cwd = d.repo.work;
+  await converge(cwd, 'inventories/web.yml', dir);
+  writeFileSync(join(hostRoot, 'host1', 'etc', 'motd'), 'edited by hand\n');
+  return { dir, hostRoot, d, cwd };
 }

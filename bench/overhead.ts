@@ -11,25 +11,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSshHosts } from '../test/helpers/sshd.js';
-import { removeDir, tempDir } from '../test/helpers/tmp.js';
-import { ansiblePlaybook, converge, daemonCheck, daemonStarted, startBenchDaemon, fleetcdSettingsEnv, realisticRepo, sshInventory } from './fixture.js';
-import { commandLine, emit, median, onCleanup, option, progress, projectDir, round, runBench, series, timed } from './lib.js';
+import { ansiblePlaybook, daemonCheck, driftedWebTarget, fleetcdSettingsEnv } from './fixture.js';
+import { commandLine, emit, median, option, progress, projectDir, round, runBench, series, timed } from './lib.js';
 
 const rounds = option('--rounds', 5, 2);
 const fleetcd = join(projectDir, 'bin', 'fleetcd');
 
 await runBench(async () => {
-  const dir = tempDir('fleetcd-bench-overhead-');
-  onCleanup(() => removeDir(dir));
-  const sshd = await startSshHosts(2);
-  onCleanup(() => sshd.stop());
-  const hostRoot = join(dir, 'hosts');
-  const d = await startBenchDaemon(realisticRepo({ web: sshInventory(sshd, hostRoot) }), 'reconcile: { interval: 15m, jitter: 0%, shutdownGrace: 0s }');
-  await daemonStarted(d, 1);
-  const cwd = d.repo.work;
-  await converge(cwd, 'inventories/web.yml', dir);
-  writeFileSync(join(hostRoot, 'host1', 'etc', 'motd'), 'edited by hand\n');
+  const { dir, d, cwd } = await driftedWebTarget('fleetcd-bench-overhead-');
 
   const oneShotConfig = join(dir, 'one-shot.yaml');
   writeFileSync(
