@@ -9,6 +9,7 @@ import { startDaemonFleet } from '../test/helpers/running-daemon.js';
 import { processesMentioning } from '../test/helpers/processes.js';
 import { waitFor } from '../test/helpers/wait.js';
 import type { RunList } from '../src/api/schemas.js';
+import { median } from './lib.js';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 5;
@@ -19,12 +20,6 @@ const playbook = `- hosts: all
     - ansible.builtin.command: sleep 317
       check_mode: false
 `;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const d = await startDaemonFleet(
   { 'playbooks/site.yml': playbook, 'inventories/slow.yml': 'all:\n  hosts:\n    h1: { ansible_connection: local, ansible_python_interpreter: /usr/bin/python3 }\n' },

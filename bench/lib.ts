@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { sleep } from '../test/helpers/wait.js';
 
 export const projectDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -27,6 +28,11 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** `median 12 ms (min 9, max 30, n=5)`: a line of figures for the benches that print rather than emit. */
+export function describeMs(values: readonly number[]): string {
+  return `median ${median(values).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)}, n=${values.length})`;
 }
 
 export function round(value: number, digits = 2): number {
@@ -128,7 +134,7 @@ export async function runBench(main: () => Promise<void>, deadlineMs: number): P
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 // ---------------------------------------------------------------------------------------------- /proc
 

@@ -15,12 +15,7 @@ import { SqliteSourceHistory } from '../src/store/source-history.js';
 import { createFleetRepo } from '../test/helpers/git.js';
 import { startSshHosts } from '../test/helpers/sshd.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+import { median } from './lib.js';
 
 /** A GitSource as the daemon builds it (its own state dir and record); `fetch` resolves with the tip's sha. */
 export function openSource(repository: Record<string, unknown>): { fetch(): Promise<string>; close(): void } {

@@ -11,16 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { localInventory, makeFleet, playbook } from '../test/helpers/fleet.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
+import { median } from './lib.js';
 
 const args = process.argv.slice(2);
 const targets = Number(args[args.indexOf('--targets') + 1]) || 200;
 const runsPerTarget = 50;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const dir = tempDir('fleetcd-bench-status-');
 const files: Record<string, string> = { 'playbooks/site.yml': playbook('    - ansible.builtin.debug: { msg: hi }\n') };

@@ -19,6 +19,7 @@ import { type DaemonProcess, freePort, getJson, spawnDaemon } from '../test/help
 import { createFleetRepo, type FleetRepo } from '../test/helpers/git.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { describeMs } from './lib.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -106,14 +107,6 @@ async function settle(base: string): Promise<void> {
   }, 120_000, 250);
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const figures = (values: number[]): string =>
-  `median ${median(values).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)}, n=${values.length})`;
-
 /** Navigation start → `count` tiles in the DOM, read in the page by a MutationObserver set before any script. */
 async function firstRender(base: string, count: number): Promise<number> {
   // bypassCSP: playwright evaluates string predicates with eval, which the page's policy rightly forbids.
@@ -178,7 +171,7 @@ try {
   await settle(big.base);
   const renders: number[] = [];
   for (let round = 0; round < rounds; round++) renders.push(await firstRender(big.base, targetCount));
-  console.log(`first render of ${targetCount} tiles (navigation start → all tiles in the DOM): ${figures(renders)}`);
+  console.log(`first render of ${targetCount} tiles (navigation start → all tiles in the DOM): ${describeMs(renders)}`);
   await stopFleets();
 
   const small = await fleetDaemon(3);
@@ -191,7 +184,7 @@ try {
   await page.locator('.tiles [data-target="t001"]').waitFor();
   const updates: number[] = [];
   for (let round = 0; round < rounds; round++) updates.push(await liveUpdate(page, small.base, 't001'));
-  console.log(`live update (run finishedAt → its tile changed, polling every 1 s): ${figures(updates)}`);
+  console.log(`live update (run finishedAt → its tile changed, polling every 1 s): ${describeMs(updates)}`);
   console.log(`page size: ${pageSize()}`);
 } finally {
   clearTimeout(deadline);

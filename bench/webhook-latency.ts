@@ -16,6 +16,7 @@ import { parseConfig } from '../src/config/index.js';
 import { startDaemon } from '../src/main.js';
 import { createFleetRepo } from '../test/helpers/git.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
+import { describeMs } from './lib.js';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 10;
@@ -61,12 +62,6 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number
 const idle = (): Promise<true> =>
   waitFor(async () => ((await get<{ runs: Run[] }>('/api/v1/runs?limit=20')).runs.every((r) => final.has(r.status)) ? true : undefined), 120_000, 'idle');
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 try {
   await waitFor(async () => ((await get<{ runs: Run[] }>('/api/v1/runs')).runs.length > 0 ? true : undefined), 60_000, 'the startup run');
   await idle();
@@ -93,10 +88,8 @@ try {
     started.push(Date.parse(run.startedAt!) - t0);
     await idle();
   }
-  const fmt = (values: number[]): string =>
-    `median ${median(values).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)}, n=${values.length})`;
-  console.log(`webhook → new revision fetched (seen in GET /api/v1/source): ${fmt(fetched)}`);
-  console.log(`webhook → run started (run.startedAt − time the webhook was sent): ${fmt(started)}`);
+  console.log(`webhook → new revision fetched (seen in GET /api/v1/source): ${describeMs(fetched)}`);
+  console.log(`webhook → run started (run.startedAt − time the webhook was sent): ${describeMs(started)}`);
 } finally {
   await daemon.stop();
   repo.cleanup();

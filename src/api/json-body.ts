@@ -15,7 +15,7 @@ export function parseJsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     parse(request, body.toString(), (error: Error | null, value?: unknown) => {
       if (error) return done(error, undefined);
-      if (nestingDepth(value, maxBodyDepth) > maxBodyDepth) {
+      if (nestsDeeperThan(value, maxBodyDepth)) {
         return done(new FleetError('bad-request', `request body: nests deeper than ${maxBodyDepth} levels`), undefined);
       }
       done(null, value);
@@ -23,17 +23,14 @@ export function parseJsonBodies(app: FastifyInstance): void {
   });
 }
 
-/** How deep objects and arrays nest in `value` (a scalar is 0), counting no further than `limit + 1`. */
-export function nestingDepth(value: unknown, limit = Number.POSITIVE_INFINITY): number {
-  let deepest = 0;
+/** Whether objects and arrays nest in `value` more than `max` levels deep (a scalar is 0 deep); walked without recursion. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number];
     if (node === null || typeof node !== 'object') continue;
-    const level = depth + 1;
-    if (level > deepest) deepest = level;
-    if (deepest > limit) return deepest;
-    for (const child of Object.values(node)) stack.push([child, level]);
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
-  return deepest;
+  return false;
 }
