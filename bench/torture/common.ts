@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { dump, load } from 'js-yaml';
 import type { RunList, RunSummary, StatusView } from '../../src/api/schemas.js';
 import type { RunningDaemon } from '../../test/helpers/running-daemon.js';

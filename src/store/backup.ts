@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from './sqlite.js';
 import { FleetError, messageOf } from '../errors.js';
 
 export type BackupResult = { file: string; bytes: number; runs: number; integrity: 'ok' };

@@ -1,10 +1,10 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite.js';
 import { FleetError, messageOf } from '../errors.js';
 
-export type Db = Database.Database;
+export type Db = SqliteDatabase;
 
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -78,13 +78,13 @@ function migrate(db: Db, file: string): void {
   }
 }
 
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+const statements = new WeakMap<Db, Map<string, SqliteStatement>>();
 
 /**
  * A prepared statement for this SQL, compiled once per connection: compiling costs more than running most of
  * the store's queries, and the status of every target runs a few of them per target.
  */
-export function prepared(db: Db, sql: string): Database.Statement {
+export function prepared(db: Db, sql: string): SqliteStatement {
   let cache = statements.get(db);
   if (!cache) {
     cache = new Map();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import type { RunList } from '../../src/api/schemas.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { startDaemonFleet, type RunningDaemon } from '../helpers/running-daemon.js';

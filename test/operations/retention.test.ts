@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { backupDatabase } from '../../src/store/backup.js';
 import { localInventory, makeFleet, playbook, type TestFleet } from '../helpers/fleet.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
