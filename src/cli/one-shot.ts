@@ -18,9 +18,10 @@ export async function runOnce(config: Config, log: Logger, verb: 'check' | 'appl
   const { fleet, source, close } = await openFleet(config, log, verb);
   try {
     const revision = await source.fetch();
-    out.revision(`revision ${revision.sha} (${revision.ref}): ${revision.subject}`);
     fleet.useRevision(revision);
     const queued = fleet.reconcile(targets.length > 0 ? targets : undefined, { trigger: 'cli', mode: verb, requestedBy: `cli:${userInfo().username}` });
+    // Only once the request is accepted: a refusal (suspended, outside the windows) is the whole answer.
+    out.revision(`revision ${revision.sha} (${revision.ref}): ${revision.subject}`);
     await fleet.reconciler.idle();
     const chains = queued.map(({ id }) => followChain(fleet, id));
     out.chains(chains);

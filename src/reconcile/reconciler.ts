@@ -344,7 +344,7 @@ export class Reconciler {
     if (state.open) return;
     const next = state.opensAt ? `; the next opens at ${state.opensAt.toISOString()}` : '';
     const which = state.window ? ` (${describeWindow(state.window)})` : '';
-    throw new FleetError('conflict', `target ${target.name} is outside its apply windows${next}${which}; add force to apply now`);
+    throw new FleetError('conflict', `target ${target.name} is outside its apply windows${next}${which}; to apply now anyway, add force ("force": true in the API, --force on the CLI)`);
   }
 
   private known(name: string): void {

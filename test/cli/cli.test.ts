@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import type { HostPage, RunDetail, RunList, StatusView, TargetDetail, TargetView } from '../../src/api/schemas.js';
 import { freePort, getJson, runCli, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { localInventory, playbook } from '../helpers/fleet.js';
@@ -161,6 +161,10 @@ describe('fleetcd CLI against a running daemon', () => {
     const refused = cli('reconcile', 'lab', '--apply');
     assert.equal(refused.code, 1);
     assert.match(refused.err, /^fleetcd: target lab is suspended.*maintenance.*; resume it first\n$/);
+    const applied = cli('apply', 'lab');
+    assert.equal(applied.code, 1);
+    assert.equal(applied.out, '', 'nothing on stdout (no revision line) before the refusal');
+    assert.match(applied.err, /fleetcd: target lab is suspended.*; resume it first\n$/);
     const resumed = cli('resume', 'lab');
     assert.equal(resumed.code, 0, resumed.err);
     assert.match(resumed.out, /^resumed lab/);
@@ -221,9 +225,9 @@ describe('fleetcd usage', () => {
     assert.deepEqual([verb.code, verb.err, verb.out], [1, "fleetcd: unknown command 'statsu' (did you mean 'status'?)\n", '']);
     const flag = runCli('status', '--jsno');
     assert.deepEqual([flag.code, flag.err], [1, "fleetcd: unknown option '--jsno' (did you mean '--json'?)\n"]);
-    const id = runCli('show', 'abc');
+    const id = runCli('show', 'production');
     assert.equal(id.code, 1);
-    assert.match(id.err, /^fleetcd: .*'abc' is invalid .*must be a positive integer/);
+    assert.match(id.err, /^fleetcd: .*'production' is invalid .*must be a run id \(a positive integer\), got "production"; to see target production, run `fleetcd target production`/);
   });
 
   test('--help lists every verb and the global options; a verb\'s help has its options and exit codes', () => {

@@ -178,7 +178,7 @@ describe('operator controls on a running daemon', { timeout: 300_000 }, () => {
   test('outside the apply windows an explicit apply is refused naming the next window, unless forced', async () => {
     const refused = await d.post<{ error: string }>('/api/v1/reconcile', { targets: ['locked'], mode: 'apply' });
     assert.equal(refused.status, 409);
-    assert.match(refused.body.error, /^target locked is outside its apply windows; the next opens at \d{4}-01-01T00:00:00\.000Z \("0 0 1 1 \*" \(UTC\) for 1h\); add force to apply now$/);
+    assert.match(refused.body.error, /^target locked is outside its apply windows; the next opens at \d{4}-01-01T00:00:00\.000Z \("0 0 1 1 \*" \(UTC\) for 1h\); to apply now anyway, add force \("force": true in the API, --force on the CLI\)$/);
     const forced = await d.reconcile({ targets: ['locked'], mode: 'apply', force: true });
     const chain = await d.chain(forced.runs[0]!.id);
     assert.deepEqual(chain.map((r) => r.kind), ['check', 'apply', 'check']);

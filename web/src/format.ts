@@ -14,10 +14,14 @@ export const runStatusLook: Record<RunSummary['status'], { icon: string; tone: s
   running: { icon: '▶', tone: 'running' },
   succeeded: { icon: '✓', tone: 'in-sync' },
   failed: { icon: '✕', tone: 'failed' },
-  'timed-out': { icon: '⏱', tone: 'failed' },
-  interrupted: { icon: '⏹', tone: 'unreachable' },
-  cancelled: { icon: '⏹', tone: 'unknown' },
+  'timed-out': { icon: '◷', tone: 'failed' },
+  interrupted: { icon: '■', tone: 'unreachable' },
+  cancelled: { icon: '□', tone: 'unknown' },
 };
+
+/** The suspended badge's icon. Every icon here is a character DejaVu Sans has (Debian's default font): the
+ * media-control ones (⏹ ⏸ ⏱) render as empty boxes there. test/web/icons.test.ts holds them to it. */
+export const suspendedIcon = '‖';
 
 export const isLive = (status: RunSummary['status']): boolean => status === 'queued' || status === 'running';
 

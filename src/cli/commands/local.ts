@@ -82,9 +82,9 @@ async function askDaemon(cli: Cli, verb: Verb, targets: string[], json: boolean,
   const client = cli.client(true);
   cli.note(`${owner}: asking it at ${client.baseUrl} to ${verb}`);
   const { revision } = await client.get<StatusView>('/api/v1/status');
-  if (revision && !json) cli.print(`revision ${revision.sha} (${revision.branch}): ${revision.subject}`);
   const body: ReconcileBody = { mode: verb, ...(targets.length > 0 ? { targets } : {}) };
   const queued = await client.post<QueuedRuns>('/api/v1/reconcile', body);
+  if (revision && !json) cli.print(`revision ${revision.sha} (${revision.branch}): ${revision.subject}`);
   return waitAndReport(cli, client, queued.runs, json);
 }
 

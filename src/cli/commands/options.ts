@@ -6,6 +6,13 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** A run id; a word is most likely a target's name, so the error says where that is shown. */
+export function runId(value: string): number {
+  if (/^[1-9][0-9]{0,15}$/.test(value)) return Number(value);
+  const hint = /^[A-Za-z]/.test(value) ? `; to see target ${value}, run \`fleetcd target ${value}\`` : '';
+  throw new InvalidArgumentError(`must be a run id (a positive integer), got "${value}"${hint}`);
+}
+
 /** `--json` of the read verbs: the API's JSON as it came, for scripts and jq. */
 export const jsonOption = (): Option => new Option('--json', "print the API's JSON instead of text");
 

@@ -5,7 +5,7 @@ import { renderTarget, renderStatus, renderTargets } from '../render/fleet.js';
 import { renderHost } from '../render/host.js';
 import { renderRun, renderRuns } from '../render/run.js';
 import { verb } from '../context.js';
-import { jsonOption, positiveInt } from './options.js';
+import { jsonOption, positiveInt, runId } from './options.js';
 
 type Json = { json?: boolean };
 const path = encodeURIComponent;
@@ -80,7 +80,7 @@ export function registerReadVerbs(program: Command): void {
     .command('show')
     .summary("one run with its diffs (--log: Ansible's output)")
     .description('one run: hosts, drift or changes as unified diffs, failures, warnings')
-    .argument('<run-id>', 'the run', positiveInt)
+    .argument('<run-id>', 'the run', runId)
     .option('--log', "print Ansible's own output of the run after it")
     .addOption(jsonOption().conflicts('log'))
     .action(

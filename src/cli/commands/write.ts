@@ -3,7 +3,7 @@ import type { QueuedRuns, ReconcileBody, TargetDetail } from '../../api/schemas.
 import { verb } from '../context.js';
 import { exitCodes } from '../outcome.js';
 import { waitAndReport } from '../wait.js';
-import { jsonOption, positiveInt, reconcileExitCodes } from './options.js';
+import { jsonOption, reconcileExitCodes, runId } from './options.js';
 
 type ReconcileOptions = { check?: boolean; apply?: boolean; mode?: 'check' | 'apply'; force?: boolean; wait?: boolean; json?: boolean };
 const path = encodeURIComponent;
@@ -39,7 +39,7 @@ export function registerWriteVerbs(program: Command): void {
     .command('cancel')
     .summary('stop a queued or running run')
     .description('stop a queued or running run (it ends cancelled)')
-    .argument('<run-id>', 'the run', positiveInt)
+    .argument('<run-id>', 'the run', runId)
     .action(
       verb(async (cli, id: number) => {
         await cli.client(true).post(`/api/v1/runs/${id}/cancel`, {});

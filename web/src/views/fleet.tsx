@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, type Status, type Target } from '../api.js';
-import { plural, targetStatusLook } from '../format.js';
+import { plural, suspendedIcon, targetStatusLook } from '../format.js';
 import { links, usePoll } from '../hooks.js';
 import { ErrorNote, Loading, Sha, TargetBadge, Time } from '../ui.js';
 import { Heading } from './common.js';
@@ -81,8 +81,9 @@ function Source({ status }: { status: Status }) {
       <p class="revision-line">
         {revision ? (
           <>
-            Revision <Sha sha={revision.sha} /> on <strong>{revision.branch}</strong>: {revision.subject} · fetched{' '}
-            <Time at={revision.fetchedAt} /> · <a href={links.source()}>history</a>
+            Revision <Sha sha={revision.sha} /> on <strong>{revision.branch}</strong>: {revision.subject} · last fetch{' '}
+            <Time at={source.lastFetchAt} /> (this revision since <Time at={revision.fetchedAt} />) ·{' '}
+            <a href={links.source()}>history</a>
           </>
         ) : (
           'No revision fetched yet.'
@@ -110,7 +111,7 @@ export function Tile({ target }: { target: Target }) {
       <p class="tile-status">
         <TargetBadge status={target.status} />
         <span class="mode">{target.mode}</span>
-        {target.suspended && <span class="badge tone-suspended">⏸ suspended</span>}
+        {target.suspended && <span class="badge tone-suspended">{suspendedIcon} suspended</span>}
         {target.running && (
           <span class="badge tone-running">
             <span aria-hidden="true">▶ </span>running

@@ -5,6 +5,7 @@ import { ChangeList } from '../diff.js';
 import { links, usePoll } from '../hooks.js';
 import { ErrorNote, Loading, RunTable, Sha, TableBox, TargetBadge, Time, UnverifiedTable } from '../ui.js';
 import { Heading, OutcomeNote, useAction } from './common.js';
+import { suspendedIcon } from '../format.js';
 
 const conclusive = new Set<RunSummary['status']>(['succeeded', 'failed', 'timed-out']);
 
@@ -76,7 +77,7 @@ function Overview({ target }: { target: TargetPage }) {
       <p class="tile-status">
         <TargetBadge status={target.status} />
         <span class="mode">mode {target.mode}</span>
-        {target.suspended && <span class="badge tone-suspended">⏸ suspended</span>}
+        {target.suspended && <span class="badge tone-suspended">{suspendedIcon} suspended</span>}
         {target.running && (
           <span class="badge tone-running">
             <span aria-hidden="true">▶ </span>running
