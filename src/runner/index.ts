@@ -22,6 +22,8 @@ export type RunOptions = {
   /** Groups runs that may share SSH control sockets (the target's name). */
   group: string;
   logFile: string;
+  /** The log's size cap (retention.maxLogSize). */
+  maxLogBytes: number;
   timeoutMs: number;
   signal?: AbortSignal;
   /** Secret extra vars (name → value), written to a 0600 file for this run only. */
@@ -79,6 +81,7 @@ export class Runner {
         {
           env,
           logFile: options.logFile,
+          maxLogBytes: options.maxLogBytes,
           timeoutMs: options.timeoutMs,
           killGraceMs: this.killGraceMs,
           nice: this.ssh.nice,
