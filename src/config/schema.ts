@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 /** What a run does: `detect` runs ansible in check mode and records drift, `apply` also heals it. */
 export const modes = ['detect', 'apply'] as const;
@@ -20,6 +21,7 @@ const expected = {
   mode: `must be one of ${modes.join(', ')}`,
   verifyMode: `must be one of ${verifyModes.join(', ')}`,
   duration: 'must be a duration like 90s, 15m or 2h',
+  size: 'must be a size like 512KB, 50MB or 1GB',
   mapping: 'must be a mapping',
   list: 'must be a list',
   listen: 'must be host:port with a port from 0 to 65535, like 127.0.0.1:9110 or [::1]:9110',
@@ -242,11 +244,24 @@ const reconcileSchema = () =>
     shutdownGraceMs: shutdownGrace,
   }));
 
+/** A run log smaller than this could not hold a useful head and tail beside the line saying what was cut. */
+const minLogBytes = 4 * 1024;
+
+/** A size in bytes (`512KB`, `50MB`, `1GB`, powers of 1024). */
+const size = (min: number, minText: string) =>
+  z.string({ error: expected.size }).transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) return reject(ctx, expected.size, value);
+    if (bytes < min) return reject(ctx, `must be at least ${minText}`, value);
+    return bytes;
+  });
+
 const retentionSchema = () =>
-  mapping({ maxAge: duration({ timer: false }).prefault('30d'), maxRunsPerTarget: count().default(1000) }).transform(({ maxAge, ...rest }) => ({
-    ...rest,
-    maxAgeMs: maxAge,
-  }));
+  mapping({
+    maxAge: duration({ timer: false }).prefault('30d'),
+    maxRunsPerTarget: count().default(1000),
+    maxLogSize: size(minLogBytes, '4KB').prefault('50MB'),
+  }).transform(({ maxAge, maxLogSize, ...rest }) => ({ ...rest, maxAgeMs: maxAge, maxLogBytes: maxLogSize }));
 
 /** What an API token may do: `read` the API, or also `write` (reconcile, cancel, suspend, …). */
 export const tokenScopes = ['read', 'write'] as const;

@@ -94,6 +94,7 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
       {
         group: target.name,
         logFile,
+        maxLogBytes: config.retention.maxLogBytes,
         timeoutMs,
         signal: run.signal,
         secretVars: readSecretVars(target),

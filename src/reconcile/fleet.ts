@@ -21,6 +21,8 @@ import { hostStatusOf } from './status.js';
 import type { Target } from './targets.js';
 import { targetView, type HostPage, type StatusView, type TargetDetail, type TargetView } from './views.js';
 
+const day = 86_400_000;
+
 export type FleetStores = { runs: RunStore; targets: TargetStore; retention: RunRetention; previews: PreviewStore; gates: GateResults };
 
 /** Who set a control, and why. */
@@ -76,6 +78,8 @@ export class Fleet {
       retention: stores.retention,
       policy: () => this.config.retention,
       stateDir: () => this.config.stateDir,
+      inUse: () => this.revisionsInUse(),
+      files: (inUse) => this.pruneFiles(inUse),
       gc: async () => {
         const watcher = this.watcher;
         if (watcher) await watcher.between(() => watcher.source.gc());
@@ -298,10 +302,38 @@ export class Fleet {
 
   private prune(source: GitSource): void {
     try {
-      source.prune(this.config.repository.keepRevisions, this.reconciler.revisionsInUse());
+      source.prune(this.config.repository.keepRevisions, this.revisionsInUse());
     } catch (error) {
       this.log.warn({ err: messageOf(error) }, 'could not prune old checkouts');
     }
+  }
+
+  /** Revisions runs use, targets are held at, and previews not ended are at (their gates run before their runs). */
+  private revisionsInUse(): Set<string> {
+    const previews = this.stores.retention.previewRevisions(this.config.retention, new Date());
+    return new Set([...this.reconciler.revisionsInUse(), ...previews.going]);
+  }
+
+  /**
+   * The retention pass's files: checkouts beyond `keepRevisions`, installed requirements without a kept
+   * checkout, mirror refs of rollbacks and previews nothing keeps (between fetches), and the runner's leftovers.
+   */
+  private async pruneFiles(inUse: ReadonlySet<string>): Promise<void> {
+    const { retention, repository } = this.config;
+    this.runner.sweep(Math.max(day, 2 * this.longestTimeoutMs()), retention.maxAgeMs);
+    const watcher = this.watcher;
+    if (!watcher) return;
+    const source = watcher.source;
+    source.prune(repository.keepRevisions, inUse);
+    const kept = new Set([...source.checkoutShas(), ...inUse]);
+    this.reconciler.forgetPrepared(this.runner.pruneInstalls(kept));
+    const previews = this.stores.retention.previewRevisions(retention, new Date());
+    await watcher.between(() => source.pruneRefs({ held: kept, previews: previews.fetching ? undefined : new Set([...previews.kept, ...inUse]) }));
+  }
+
+  /** The longest a run may take: nothing a run leaves in the runner's temp dir is younger than its timeout. */
+  private longestTimeoutMs(): number {
+    return Math.max(this.config.reconcile.timeoutMs, ...Object.values(this.config.targets).map((t) => t.timeoutMs ?? 0));
   }
 
   private reconcileAll(trigger: Trigger, requestedBy?: string): void {

@@ -142,6 +142,11 @@ export class Reconciler {
     return new Set([...this.revisions.inUse(), ...held]);
   }
 
+  /** Revisions whose installed requirements were pruned: the next run at one installs them again. */
+  forgetPrepared(shas: Iterable<string>): void {
+    this.revisions.forget(shas);
+  }
+
   /** How many ansible-playbook processes wait for a slot and how many run (metrics). */
   load(): { queued: number; running: number } {
     return { queued: this.slots.size, running: this.slots.pending };

@@ -75,6 +75,11 @@ export class RevisionGate {
     return new Set(shas.filter((sha): sha is string => Boolean(sha)));
   }
 
+  /** Forgets that these revisions were prepared: their installs were pruned, the next use installs again. */
+  forget(shas: Iterable<string>): void {
+    for (const sha of shas) this.prepared.delete(sha);
+  }
+
   /** Stops every install in progress (shutdown after the grace). */
   stop(): void {
     this.stopping.abort('shutdown');

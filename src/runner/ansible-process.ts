@@ -1,10 +1,9 @@
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { messageOf } from '../errors.js';
 import { ansibleArgv, type RunSpec } from './argv.js';
+import { CappedLog } from './capped-log.js';
 import { parseEventLine, type AnsibleEvent } from './events.js';
 import { forEachLine } from './lines.js';
 import { processStartTicks, signalGroup } from './process-identity.js';
@@ -14,6 +13,8 @@ import { WarningCollector } from './warnings.js';
 export type ProcessOptions = {
   env: Record<string, string>;
   logFile: string;
+  /** The log's size cap (retention.maxLogSize): beyond it the head and the tail are kept. */
+  maxLogBytes: number;
   timeoutMs: number;
   /** How long a stopped run gets between SIGTERM and SIGKILL. */
   killGraceMs: number;
@@ -52,8 +53,13 @@ const stderrTailBytes = 4096;
  */
 export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions): Promise<ProcessOutcome> {
   const started = Date.now();
-  const log = createWriteStream(options.logFile, { flags: 'a', mode: 0o640 });
   let logError: string | null = null;
+  // A stream reports errors on a later tick, by when this is the child's stop: a log that cannot be written stops the run.
+  let stopOnLogError = (): void => undefined;
+  const log = new CappedLog(options.logFile, options.maxLogBytes, (error) => {
+    logError ??= `cannot write the run log ${options.logFile}: ${messageOf(error)}`;
+    stopOnLogError();
+  });
   const child = execa('ansible-playbook', ansibleArgv(spec), {
     cwd: spec.cwd,
     env: options.env,
@@ -74,10 +80,7 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
     signalGroup(pgid, 'SIGTERM');
     killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), options.killGraceMs);
   };
-  log.on('error', (error) => {
-    logError ??= `cannot write the run log ${options.logFile}: ${messageOf(error)}`;
-    stopGroup();
-  });
+  stopOnLogError = stopGroup;
   const timeout = setTimeout(() => {
     timedOut = true;
     stopGroup();
@@ -117,8 +120,7 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   options.signal?.removeEventListener('abort', onAbort);
   // Whatever Ansible left in its group (workers, ssh clients) goes with it.
   signalGroup(pgid, 'SIGKILL');
-  log.end();
-  if (!log.closed) await once(log, 'close').catch(() => undefined);
+  await log.close();
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { readRepoAnsibleCfg } from './ansible-cfg.js';
@@ -6,7 +6,7 @@ import { ansibleEnv, type SshSettings } from './env.js';
 import { runAnsiblePlaybook, type ProcessOutcome } from './ansible-process.js';
 import type { AnsibleEvent } from './events.js';
 import { vaultArgv, type RunSpec } from './argv.js';
-import { installRequirements, type InstalledRequirements } from './requirements.js';
+import { installRequirements, pruneInstalls, type InstalledRequirements } from './requirements.js';
 import { listInventoryHosts } from './inventory.js';
 import { runGateProgram, type GateOutcome } from './gate.js';
 
@@ -22,6 +22,8 @@ export type RunOptions = {
   /** Groups runs that may share SSH control sockets (the target's name). */
   group: string;
   logFile: string;
+  /** The log's size cap (retention.maxLogSize). */
+  maxLogBytes: number;
   timeoutMs: number;
   signal?: AbortSignal;
   /** Secret extra vars (name → value), written to a 0600 file for this run only. */
@@ -79,6 +81,7 @@ export class Runner {
         {
           env,
           logFile: options.logFile,
+          maxLogBytes: options.maxLogBytes,
           timeoutMs: options.timeoutMs,
           killGraceMs: this.killGraceMs,
           nice: this.ssh.nice,
@@ -121,6 +124,27 @@ export class Runner {
     return installRequirements(root, sha, this.workDir, env, timeoutMs, signal);
   }
 
+  /** Removes installed requirements of revisions not in `keep` (see requirements.ts); the shas removed. */
+  pruneInstalls(keep: ReadonlySet<string>): string[] {
+    return pruneInstalls(this.workDir, keep);
+  }
+
+  /**
+   * Leftovers: run dirs and Ansible temp files in `tmp/` older than `tempMaxAgeMs` (a run removes its own; a
+   * crash leaves them, and nothing runs longer than its timeout), and cached facts no run refreshed for
+   * `factsMaxAgeMs` (hosts and targets that left the inventories). How many entries went.
+   */
+  sweep(tempMaxAgeMs: number, factsMaxAgeMs: number, now = Date.now()): number {
+    let removed = removeOlder(join(this.workDir, 'tmp'), now - tempMaxAgeMs);
+    const facts = join(this.workDir, 'facts');
+    for (const group of existsSync(facts) ? readdirSync(facts) : []) {
+      const dir = join(facts, group);
+      removed += removeOlder(dir, now - factsMaxAgeMs);
+      if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    }
+    return removed;
+  }
+
   /**
    * Asks every SSH ControlPersist master of a group (or of all groups) to exit. Masters outlive the run
    * that opened them by design (the next run reuses them); at shutdown and after a killed run they must go.
@@ -147,4 +171,21 @@ export class Runner {
   private controlPathDir(group: string): string {
     return join(this.workDir, 'ssh', group);
   }
+}
+
+/** Removes the entries of `dir` last modified before `before` (ms since the epoch); how many. */
+function removeOlder(dir: string, before: number): number {
+  if (!existsSync(dir)) return 0;
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    try {
+      if (statSync(path).mtimeMs >= before) continue;
+    } catch {
+      continue;
+    }
+    rmSync(path, { recursive: true, force: true });
+    removed += 1;
+  }
+  return removed;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
@@ -56,6 +56,18 @@ export async function installRequirements(
   if (sections.collections) await run(['collection', 'install', '-r', file, '-p', installed.collectionsPath]);
   writeFileSync(marker, `${new Date().toISOString()}\n`);
   return installed;
+}
+
+/**
+ * Removes the installed requirements of every revision not in `keep` (the revisions with a kept checkout, and
+ * those in use): an install is only ever used with its checkout. The shas removed.
+ */
+export function pruneInstalls(workDir: string, keep: ReadonlySet<string>): string[] {
+  const root = join(workDir, 'galaxy');
+  if (!existsSync(root)) return [];
+  const removed = readdirSync(root).filter((name) => !keep.has(name));
+  for (const name of removed) rmSync(join(root, name), { recursive: true, force: true });
+  return removed;
 }
 
 /** Which kinds of requirement the file lists: a plain list is roles (the old format). */

@@ -232,6 +232,27 @@ export class GitSource {
     return removed;
   }
 
+  /** Shas of the checkouts on disk. */
+  checkoutShas(): string[] {
+    return existsSync(this.checkouts) ? readdirSync(this.checkouts).filter((name) => /^[0-9a-f]{40}$/.test(name)) : [];
+  }
+
+  /**
+   * Removes the mirror's refs of rollbacks (`refs/fleetcd/held/*`) whose commit is not in `held`, and of
+   * previews (`refs/fleetcd/preview/*`) whose commit is not in `previews` (none when `previews` is undefined).
+   * A commit whose ref went is fetched again by its sha if it is needed again. Call between fetches.
+   */
+  async pruneRefs(keep: { held: ReadonlySet<string>; previews: ReadonlySet<string> | undefined }): Promise<number> {
+    try {
+      let removed = await this.mirror.pruneRefs('refs/fleetcd/held/', (sha) => keep.held.has(sha));
+      const previews = keep.previews;
+      if (previews) removed += await this.mirror.pruneRefs('refs/fleetcd/preview/', (sha) => previews.has(sha));
+      return removed;
+    } catch (error) {
+      throw this.wrap(error);
+    }
+  }
+
   /** The source as the API shows it, given the watcher's state. */
   view(state: { revision: Revision | undefined; error: string | null; lastFetchAt: string | null }, limit = 50): SourceView {
     const { revision } = state;

@@ -179,6 +179,23 @@ export class Mirror {
     await this.git(chatty, ['gc.auto=256', 'gc.autoPackLimit=20']).raw(['gc', '--auto', '--quiet']);
   }
 
+  /**
+   * Deletes the refs under `prefix` (`refs/fleetcd/preview/`) whose commit `keep` refuses, each only if it still
+   * points there (a fetch may have moved it since), so their objects can go at the next gc. How many went.
+   */
+  async pruneRefs(prefix: string, keep: (sha: string) => boolean): Promise<number> {
+    if (!existsSync(join(this.dir, 'HEAD'))) return 0;
+    const listed = await this.git().raw(['for-each-ref', '--format=%(objectname) %(refname)', prefix]);
+    let removed = 0;
+    for (const line of listed.split('\n').filter(Boolean)) {
+      const [sha = '', ref = ''] = line.split(' ');
+      if (keep(sha)) continue;
+      await this.git(chatty).raw(['update-ref', '-d', ref, sha]);
+      removed += 1;
+    }
+    return removed;
+  }
+
   /** Forgets everything fetched; the next fetch clones again. */
   reset(): void {
     rmSync(this.dir, { recursive: true, force: true });

@@ -129,7 +129,7 @@ describe('loadConfig', () => {
         applyWindows: [],
       },
       targets: {},
-      retention: { maxAgeMs: 30 * 86_400_000, maxRunsPerTarget: 1000 },
+      retention: { maxAgeMs: 30 * 86_400_000, maxRunsPerTarget: 1000, maxLogBytes: 50 * 1024 ** 2 },
       gates: [],
       previews: { fromWebhooks: false, comment: false },
     });
@@ -179,7 +179,7 @@ describe('loadConfig', () => {
       retry: { limit: 5, initialDelayMs: 30_000, maxDelayMs: 3_600_000 },
       applyWindows: [{ cron: '0 2 * * 1-5', durationMs: 7_200_000, timezone: 'Europe/Berlin' }],
     });
-    assert.deepEqual(config.retention, { maxAgeMs: 90 * 86_400_000, maxRunsPerTarget: 200 });
+    assert.deepEqual(config.retention, { maxAgeMs: 90 * 86_400_000, maxRunsPerTarget: 200, maxLogBytes: 50 * 1024 ** 2 });
     assert.deepEqual(config.targets, {
       web: {
         mode: 'apply',
