@@ -42,6 +42,8 @@ export class Fleet {
   readonly pruner: Pruner;
   private watcher: SourceWatcher | undefined;
   private fixedRevision: Revision | undefined;
+  /** One-shot mode's revisions so far: the ones a target may go on at when a newer one cannot be prepared. */
+  private readonly fixedBefore = new Map<string, Revision>();
   private runner: Runner;
   private loadedAt = new Date().toISOString();
   /** The trigger of the reconcile the next new revision causes (a webhook's fetch says `webhook`). */
@@ -116,6 +118,7 @@ export class Fleet {
   /** One-shot mode: use this revision, fetched by the caller. */
   useRevision(revision: Revision): void {
     this.stores.runs.rememberCommit(revision);
+    if (this.fixedRevision) this.fixedBefore.set(this.fixedRevision.sha, this.fixedRevision);
     this.fixedRevision = revision;
   }
 
@@ -262,7 +265,8 @@ export class Fleet {
     const current = revision ? { sha: revision.sha, branch: revision.ref } : undefined;
     return targets.map((target) => {
       const record = records.get(target.name)!;
-      const at = record.held?.revision ?? revision?.sha;
+      const at = this.reconciler.revisionOf(target.name);
+      const tipProblem = revision && this.reconciler.tipProblem(target.name);
       return targetView({
         target,
         record,
@@ -272,6 +276,7 @@ export class Fleet {
         waiting: this.reconciler.waitingOf(target.name),
         sharedHosts: shared.get(target.name) ?? [],
         current,
+        brokenTip: revision && tipProblem ? { sha: revision.sha, problem: tipProblem } : undefined,
       });
     });
   }
@@ -288,6 +293,8 @@ export class Fleet {
   private async revisionAt(sha: string): Promise<Revision> {
     if (this.revision?.sha === sha) return this.revision;
     if (this.fixedRevision?.sha === sha) return this.fixedRevision;
+    const before = this.fixedBefore.get(sha);
+    if (before) return before;
     if (!this.watcher) throw new FleetError('not-found', `revision ${sha} is not available to this fleetcd`);
     return this.watcher.source.revisionAt(sha);
   }

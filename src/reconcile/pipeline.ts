@@ -25,6 +25,9 @@ import type { Target } from './targets.js';
  * A step that runs Ansible opens a run record and `execute` closes it; a step that throws (a failed install,
  * a cancel while waiting for a slot) leaves its open run to the driver. `settle` is the only writer of a
  * run's final state.
+ *
+ * A preview's check takes the same steps and ends after `check`: its revision is given (never picked), it is
+ * prepared in the preview lane and it waits behind the targets' own runs for a slot.
  */
 export const stepNames = ['prepare', 'check', 'decide', 'apply', 'verify'] as const;
 export type StepName = (typeof stepNames)[number];
@@ -62,6 +65,8 @@ export type ReconcileContext = {
   readonly deps: PipelineDeps;
   /** The run record a step opened and no one has settled yet. */
   open?: { id: number; kind: RunKind; limit?: string };
+  /** Set for a preview's check: the revision to check, which is never the target's; the pipeline ends after check. */
+  readonly preview?: Revision;
   revision?: Revision;
   target?: Target;
   requirements?: InstalledRequirements;
@@ -86,23 +91,27 @@ export class RunAbandoned extends Error {
 const steps: Record<StepName, Step> = {
   /** Picks the revision and the target at it, and installs the revision's requirements (once per revision). */
   async prepare(ctx) {
-    const { deps, reconcile } = ctx;
-    const revision = await deps.pickRevision(reconcile);
+    const { deps, reconcile, preview } = ctx;
+    const revision = preview ?? (await deps.pickRevision(reconcile));
     const target = revision && deps.resolveTarget(reconcile.key, revision);
+    if (preview && !target) throw new RunAbandoned('failed', `${reconcile.key} is not a target at ${preview.sha.slice(0, 12)}`);
     if (!revision || !target) throw new RunAbandoned('interrupted', `target ${reconcile.key} no longer exists at the current revision`);
     reconcile.began(revision.sha);
     ctx.releases.push(deps.revisions.hold(revision.sha));
     ctx.revision = revision;
     ctx.target = target;
-    ctx.requirements = await deps.revisions.prepare(revision, reconcile.signal);
-    ctx.releases.push(await deps.hostLocks.acquire(target.name, () => deps.hostsOf(target, revision), reconcile.signal));
+    ctx.requirements = await deps.revisions.prepare(revision, reconcile.signal, preview ? 'preview' : 'fleet');
+    // A preview's check holds the hosts under a key of its own: it never runs beside the target's own runs.
+    const key = preview ? `preview:${target.name}` : target.name;
+    ctx.releases.push(await deps.hostLocks.acquire(target.name, () => deps.hostsOf(target, revision), reconcile.signal, key));
     return { next: 'check' };
   },
 
   async check(ctx) {
     ctx.check = await execute(ctx, { check: true });
     const { check } = ctx;
-    ctx.deps.log.info({ target: check.target, runId: check.id, status: check.status, changed: check.summary.changed }, 'check finished');
+    ctx.deps.log.info({ target: check.target, runId: check.id, status: check.status, changed: check.summary.changed, preview: ctx.preview?.sha }, 'check finished');
+    if (ctx.preview) return { end: 'a preview ends with its check' };
     return { next: 'decide' };
   },
 
@@ -232,7 +241,8 @@ async function execute(ctx: ReconcileContext, options: { check: boolean; limit?:
       reconcile.executing = false;
     }
   };
-  await deps.slots.add(run, { signal }).catch((error: unknown) => {
+  // A preview's check waits behind the targets' own runs.
+  await deps.slots.add(run, { signal, priority: ctx.preview ? -1 : 0 }).catch((error: unknown) => {
     throw signal.aborted ? new Aborted(signal.reason) : error;
   });
   return deps.store.get(open.id)!;

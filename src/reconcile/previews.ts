@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Revision } from '../source/index.js';
-import { gateResultSchema, previewStatuses, pullRequestSchema, type PreviewRecord, type PreviewStore, type PullRequest } from '../store/previews.js';
+import { gateResultSchema, previewStatuses, pullRequestSchema, type PreviewPlan, type PreviewRecord, type PreviewStore, type PullRequest } from '../store/previews.js';
 import type { RunStore } from '../store/runs.js';
 import { changeSchema, coverageSchema, failureSchema, runStatuses, type Change, type RunDetail } from '../store/types.js';
 import type { FleetEvents } from './events.js';
@@ -15,8 +15,8 @@ export const previewTargetSchema = z.object({
   runId: z.number().int(),
   status: z.enum(runStatuses),
   error: z.string().nullable(),
-  changes: z.array(changeSchema).describe('what this revision would change beyond the drift already there'),
-  existingDrift: z.array(changeSchema).describe('changes the newest check at the current revision already reported'),
+  changes: z.array(changeSchema).describe('what this revision would change beyond the drift already there (kept as it was when the preview ended)'),
+  existingDrift: z.array(changeSchema).describe("changes the target's newest check already reported when the preview ended"),
   unverified: coverageSchema.shape.unverified.describe('tasks check mode cannot verify'),
   failures: z.array(failureSchema),
 });
@@ -44,8 +44,9 @@ export type PreviewSummary = z.infer<typeof previewSummarySchema>;
  * Previews: a check of any revision of the watched repository against the live fleet, never an apply, never the
  * revision targets follow. Each target's check is a run of trigger `preview` that never counts toward the
  * target's status, queued behind the target's own runs. The plan per target is what the revision would change
- * beyond the drift already there (the target's newest check at the current revision, matched by host, task and
- * diff).
+ * beyond the drift already there (the target's newest check at the revision it runs at, matched by host, task and
+ * diff). It is worked out while the preview goes and kept when it ends: a finished preview's plan is a record,
+ * which later checks of the target (drift healed or grown) never change.
  */
 export class Previews {
   private readonly going = new Map<number, { controller: AbortController; done: Promise<void> }>();
@@ -109,9 +110,9 @@ export class Previews {
     const record = this.deps.store.get(id);
     if (!record) throw new FleetError('not-found', `no preview with id ${id}`);
     const runs = this.deps.runs.previewRuns(id).map((run) => this.deps.runs.detail(run.id)!);
-    const current = this.deps.reconciler.revision()?.sha;
+    const kept = this.deps.store.plans(id);
     const gates = record.revision ? this.deps.policyGates.at(record.revision) : [];
-    return { ...summaryOf(record), gates, targets: runs.map((run) => this.plan(run, current)) };
+    return { ...summaryOf(record), gates, targets: runs.map((run) => this.targetPlan(run, kept.get(run.id) ?? this.split(run))) };
   }
 
   list(limit: number): PreviewSummary[] {
@@ -146,6 +147,7 @@ export class Previews {
       const gates = uniqueGates(at);
       const results = gates.length > 0 ? await this.deps.policyGates.check(revision, gates, signal) : [];
       const runs = await Promise.all(names.map((name) => reconciler.previewCheck(name, revision, { id, requestedBy: options.requestedBy }, signal)));
+      this.freeze(id);
       const failed = runs.find((run) => run.status !== 'succeeded');
       const gate = gateFailure(results);
       const error = failed ? `${failed.target}: the check ${failed.status}${failed.error ? `: ${failed.error}` : ''}` : (gate ?? null);
@@ -159,19 +161,31 @@ export class Previews {
     this.announce(id);
   }
 
-  /** One target's plan: the preview's changes apart from the drift its newest check at the current revision saw. */
-  private plan(run: RunDetail, current: string | undefined): z.infer<typeof previewTargetSchema> {
-    const existing = new Set(current ? this.deps.runs.newestCheckChanges(run.target, current).map(changeKey) : []);
-    const changes: Change[] = [];
-    const existingDrift: Change[] = [];
-    for (const change of run.changes) (existing.has(changeKey(change)) ? existingDrift : changes).push(change);
+  /** Keeps each target's plan as it stands now: the preview's runs have ended. */
+  private freeze(id: number): void {
+    for (const run of this.deps.runs.previewRuns(id)) {
+      const detail = this.deps.runs.detail(run.id);
+      if (detail) this.deps.store.freezePlan(id, run.id, this.split(detail));
+    }
+  }
+
+  /** The preview's changes apart from the drift the target's newest check (at the revision it runs at) saw. */
+  private split(run: RunDetail): PreviewPlan {
+    const at = this.deps.reconciler.revisionOf(run.target);
+    const existing = new Set(at ? this.deps.runs.newestCheckChanges(run.target, at).map(changeKey) : []);
+    const plan: PreviewPlan = { changes: [], existingDrift: [] };
+    for (const change of run.changes) (existing.has(changeKey(change)) ? plan.existingDrift : plan.changes).push(change);
+    return plan;
+  }
+
+  private targetPlan(run: RunDetail, plan: PreviewPlan): z.infer<typeof previewTargetSchema> {
     return {
       target: run.target,
       runId: run.id,
       status: run.status,
       error: run.error,
-      changes,
-      existingDrift,
+      changes: plan.changes,
+      existingDrift: plan.existingDrift,
       unverified: run.coverage?.unverified ?? [],
       failures: run.failures,
     };

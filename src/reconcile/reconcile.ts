@@ -34,6 +34,8 @@ export class Reconcile implements KeyedJob {
     readonly key: string,
     readonly id: number,
     public request: ReconcileRequest,
+    /** The revision it was queued to run at (what requests join on until it picks one). */
+    readonly planned?: string,
   ) {
     this.runIds = new Set([id]);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));

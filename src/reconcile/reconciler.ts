@@ -7,7 +7,6 @@ import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { Control, TargetStore } from '../store/targets.js';
 import type { RunResult, RunSummary, Trigger } from '../store/types.js';
-import { executeRun } from './execute-run.js';
 import type { FleetEvents } from './events.js';
 import { targetStatusOf } from './status.js';
 import { Controls } from './controls.js';
@@ -121,9 +120,30 @@ export class Reconciler {
     return this.targetsAt(revision.root);
   }
 
-  /** The revision runs use (see RevisionGate). */
+  /** The newest tip the source accepted (a target whose reconciles cannot use it says so: `tipProblem`). */
   revision(): Revision | undefined {
     return this.revisions.revision();
+  }
+
+  /** The revision the target's reconciles run at now (a preview's plan is set against it). */
+  revisionOf(name: string): string | undefined {
+    const tip = this.revision();
+    return tip ? this.revisionFor(name, tip).sha : this.deps.targets.record(name).held?.revision;
+  }
+
+  /**
+   * Why the target does not follow the newest tip, when a reconcile of the fleet could not prepare that tip:
+   * names the tip, the reason, and where reconciles go on instead (one sentence, for `problem`).
+   */
+  tipProblem(name: string): string | undefined {
+    const tip = this.revision();
+    const choice = tip && this.revisionFor(name, tip);
+    if (!tip || !choice?.broken) return undefined;
+    const why = choice.broken.why.split('\n')[0]!.slice(0, 300);
+    const stays = choice.fallback
+      ? `reconciles go on at ${choice.fallback.slice(0, 12)}, the revision this target last ran`
+      : 'this target ran no earlier revision, so only an explicit reconcile tries it again';
+    return `${tip.ref} is at ${tip.sha.slice(0, 12)} (${JSON.stringify(tip.subject)}), which is not in use: ${why}; ${stays}`;
   }
 
   /** True while a reconcile of the target is queued or running. */
@@ -138,8 +158,9 @@ export class Reconciler {
 
   /** Revisions that runs are using or targets are held at; their checkouts must not be removed. */
   revisionsInUse(): Set<string> {
-    const held = [...this.deps.targets.records(this.list().map((t) => t.name)).values()].flatMap((r) => (r.held ? [r.held.revision] : []));
-    return new Set([...this.revisions.inUse(), ...held]);
+    // Held revisions, and the revision a target goes on at while the tip cannot be prepared.
+    const pinned = this.list().flatMap((t) => this.revisionOf(t.name) ?? []);
+    return new Set([...this.revisions.inUse(), ...pinned]);
   }
 
   /** Revisions whose installed requirements were pruned: the next run at one installs them again. */
@@ -167,13 +188,19 @@ export class Reconciler {
     if (unknown.length > 0) throw new FleetError('not-found', `unknown target: ${unknown.join(', ')}`);
     const chosen = (names && names.length > 0 ? [...new Set(names)] : [...known.keys()]).map((name) => known.get(name)!);
     const records = this.deps.targets.records(chosen.map((t) => t.name));
-    const runnable = chosen.filter((target) => {
+    const runnable = chosen.flatMap((target) => {
       const suspension = records.get(target.name)?.suspension;
-      if (suspension && automatic.has(request.trigger)) return false;
+      if (suspension && automatic.has(request.trigger)) return [];
       if (request.mode === 'apply') this.refuseApply(target, suspension ?? null, request);
-      return true;
+      const choice = this.revisionFor(target.name, revision);
+      // A tip that failed to prepare had its failed run; with nothing earlier to go on at, only a person retries it.
+      if (choice.broken && !choice.fallback && automatic.has(request.trigger)) {
+        this.deps.log.debug({ target: target.name, tip: revision.sha, trigger: request.trigger }, 'reconcile not queued: the tip cannot be prepared');
+        return [];
+      }
+      return [{ target, at: request.revision ?? choice.sha }];
     });
-    return runnable.map((target) => ({ id: this.enqueue(target.name, revision, request).id, target: target.name }));
+    return runnable.map(({ target, at }) => ({ id: this.enqueue(target.name, at, request).id, target: target.name }));
   }
 
   /**
@@ -244,34 +271,22 @@ export class Reconciler {
   /**
    * One check of a preview: the target at the preview's revision, recorded as a run of trigger `preview` with
    * the preview's id (so it never counts toward the target's status). It never runs beside another run of the
-   * target (nor of a target sharing a host), and it waits behind the target's own runs for a slot. Never throws:
-   * whatever stops it is the run's recorded end.
+   * target (nor of a target sharing a host), and it waits behind the target's own runs for a slot. It takes the
+   * reconcile's steps (prepare in the preview lane, then check) and ends there. Never throws: whatever stops it
+   * is the run's recorded end, written by the pipeline's settle.
    */
   async previewCheck(name: string, revision: Revision, preview: { id: number; requestedBy?: string }, signal: AbortSignal): Promise<RunSummary> {
-    const { store, log } = this.deps;
+    const { store } = this.deps;
     const id = store.create({ target: name, kind: 'check', trigger: 'preview', revision: revision.sha, previewId: preview.id, requestedBy: preview.requestedBy });
-    const target = this.targetsAt(revision.root).find((t) => t.name === name);
-    const releases: Array<() => void> = [this.revisions.hold(revision.sha)];
+    const reconcile = new Reconcile(name, id, { trigger: 'preview', mode: 'check', requestedBy: preview.requestedBy }, revision.sha);
+    const abort = (): void => reconcile.abort(signal.reason === 'shutdown' ? 'shutdown' : 'cancel');
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
     try {
-      if (!target) throw new FleetError('not-found', `${name} is not a target at ${revision.sha.slice(0, 12)}`);
-      const requirements = await this.revisions.prepare(revision, signal);
-      releases.push(await this.pipeline.hostLocks.acquire(name, () => this.hostsOf(target, revision), signal, `preview:${name}`));
-      await this.slots.add(
-        async () => {
-          const result = await executeRun(
-            { config: this.deps.config(), store, runner: this.deps.runner(), log },
-            { id, target, revision, check: true, signal, requirements },
-          );
-          this.finishRun(id, result);
-        },
-        { signal, priority: -1 },
-      );
-    } catch (error) {
-      const stopped = signal.aborted;
-      const status = stopped ? (signal.reason === 'shutdown' ? 'interrupted' : 'cancelled') : 'failed';
-      this.finishRun(id, { status, exitCode: null, error: stopped ? `${status} before it finished` : messageOf(error), hosts: new Map() });
+      await runPipeline({ reconcile, deps: this.pipeline, open: { id, kind: 'check' }, releases: [], preview: revision });
     } finally {
-      for (const release of releases.reverse()) release();
+      signal.removeEventListener('abort', abort);
+      reconcile.finished();
     }
     return store.get(id)!;
   }
@@ -356,10 +371,9 @@ export class Reconciler {
     if (!this.list().some((t) => t.name === name)) throw new FleetError('not-found', `unknown target: ${name}`);
   }
 
-  private enqueue(name: string, revision: Revision, request: ReconcileRequest): Reconcile {
+  private enqueue(name: string, at: string, request: ReconcileRequest): Reconcile {
     // A reconcile whose check has not started joins the request, if it runs (or will run) at this revision.
-    const at = request.revision ?? revision.sha;
-    const joined = this.queue.joinable(name, (r) => !r.executed && (r.revision ?? r.request.revision ?? revision.sha) === at);
+    const joined = this.queue.joinable(name, (r) => !r.executed && (r.revision ?? r.request.revision ?? r.planned) === at);
     if (joined && joined.request.trigger !== 'rollback' && request.trigger !== 'rollback') {
       joined.join(request);
       return joined;
@@ -371,7 +385,7 @@ export class Reconciler {
       revision: at,
       requestedBy: request.requestedBy,
     });
-    const reconcile = new Reconcile(name, id, request);
+    const reconcile = new Reconcile(name, id, request, at);
     this.byRun.set(id, reconcile);
     if (joined) {
       // A rollback never joins another reconcile: it replaces the waiting one, which ends cancelled.
@@ -400,12 +414,26 @@ export class Reconciler {
     this.controls.ended(reconcile.key, targets);
   }
 
+  /** Picked when the reconcile starts (the tip may have moved, or failed to prepare, since it was queued). */
   private async pickRevision(reconcile: Reconcile): Promise<Revision | undefined> {
-    const held = this.deps.targets.record(reconcile.key).held?.revision;
-    const sha = reconcile.request.revision ?? held;
     const current = this.revision();
+    const sha = reconcile.request.revision ?? this.revisionOf(reconcile.key);
     if (!sha || sha === current?.sha) return current;
     return this.deps.revisionAt(sha);
+  }
+
+  /**
+   * What a target may run (contract note 19): its hold's revision, else the newest accepted tip, unless a
+   * reconcile of the fleet could not prepare that tip: then the newest revision the target's own runs ran
+   * (never a preview's) that is not unusable too. `revisionAt` takes only revisions the source accepted.
+   */
+  private revisionFor(name: string, tip: Revision): { sha: string; broken?: { why: string }; fallback?: string } {
+    const held = this.deps.targets.record(name).held?.revision;
+    if (held) return { sha: held };
+    const why = this.revisions.whyUnusable(tip.sha);
+    if (!why) return { sha: tip.sha };
+    const fallback = this.deps.store.ranRevisions(name).find((sha) => sha !== tip.sha && !this.revisions.whyUnusable(sha));
+    return { sha: fallback ?? tip.sha, broken: { why }, fallback };
   }
 
   private hostsOf(target: Target, revision: Revision): Promise<HostSet> {

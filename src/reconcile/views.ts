@@ -56,7 +56,7 @@ export const statusViewSchema = z.object({
   revision: z
     .object({ sha: z.string(), branch: z.string(), fetchedAt: z.string(), subject: z.string() })
     .nullable()
-    .describe('the revision in use'),
+    .describe('the newest revision the source accepted; a target that cannot use it says why in its problem'),
   source: z.object({ error: z.string().nullable(), lastFetchAt: z.string().nullable() }),
   config: z.object({ file: z.string(), loadedAt: z.string() }).describe('the config in force and when it was (re)loaded'),
   targets: z.array(targetViewSchema),
@@ -74,6 +74,8 @@ export type TargetFacts = {
   sharedHosts: string[];
   /** The revision the branch is at (a held target waits for it). */
   current: { sha: string; branch: string } | undefined;
+  /** The newest tip, when this target cannot use it because it could not be prepared, and the sentence saying so. */
+  brokenTip?: { sha: string; problem: string };
 };
 
 /** One target's view, from what the record and the reconciler know. Pure. */
@@ -82,7 +84,10 @@ export function targetView(facts: TargetFacts): TargetView {
   const status = targetStatusOf(record.lastConclusive);
   const lastRun = record.lastStarted;
   const waiting = holdWaiting(record.held, facts.current) ?? facts.waiting ?? null;
-  const failure = target.problem ?? (status === 'failed' ? failureOf(record.lastConclusive) : null);
+  const { brokenTip } = facts;
+  // The broken tip's own failed run says less than the sentence naming the tip; any other failure comes first.
+  const failed = status === 'failed' && record.lastConclusive?.revision !== brokenTip?.sha;
+  const failure = target.problem ?? (failed ? failureOf(record.lastConclusive) : null) ?? brokenTip?.problem ?? null;
   return {
     name: target.name,
     mode: target.mode,

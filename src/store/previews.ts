@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { prepared, type Db } from './db.js';
+import type { Change } from './types.js';
 
 export const previewStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type PreviewStatus = (typeof previewStatuses)[number];
@@ -58,6 +59,9 @@ function toRecord(row: Row): PreviewRecord {
   };
 }
 
+/** A target's plan in a preview: what the revision would change, and what had drifted already. */
+export type PreviewPlan = { changes: Change[]; existingDrift: Change[] };
+
 /** The `previews` table. A preview's runs are rows of `runs` with its id. */
 export class PreviewStore {
   constructor(private readonly db: Db) {}
@@ -104,6 +108,22 @@ export class PreviewStore {
         )
         .all(pullRequest.provider, pullRequest.repository, pullRequest.number) as Row[]
     ).map(toRecord);
+  }
+
+  /** Keeps one target's plan as it stands when the preview ends; a plan already kept is never rewritten. */
+  freezePlan(previewId: number, runId: number, plan: PreviewPlan): void {
+    prepared(this.db, `INSERT OR IGNORE INTO preview_plans (run_id, preview_id, changes, existing_drift) VALUES (?, ?, ?, ?)`)
+      .run(runId, previewId, JSON.stringify(plan.changes), JSON.stringify(plan.existingDrift));
+  }
+
+  /** The plans kept for a preview's runs, by run id (none while it is going). */
+  plans(previewId: number): Map<number, PreviewPlan> {
+    const rows = prepared(this.db, `SELECT run_id, changes, existing_drift FROM preview_plans WHERE preview_id = ?`).all(previewId) as Array<{
+      run_id: number;
+      changes: string;
+      existing_drift: string;
+    }>;
+    return new Map(rows.map((row) => [row.run_id, { changes: JSON.parse(row.changes) as Change[], existingDrift: JSON.parse(row.existing_drift) as Change[] }]));
   }
 
   /** At start-up: previews a dead daemon left going did not finish. Their ids. */

@@ -302,6 +302,21 @@ export class RunStore {
     return row ? this.changes(row.id) : [];
   }
 
+  /**
+   * The revisions this target's own runs started at (never a preview's), newest first: where its reconciles can
+   * go on when the newest tip cannot be prepared. A run that never started (its revision failed to prepare) is not
+   * one of them.
+   */
+  ranRevisions(target: string): string[] {
+    // The newest runs through the (target, id) index, not a GROUP BY over the target's whole history: status
+    // reads ask while a tip is broken.
+    const rows = prepared(this.db, `SELECT revision FROM runs WHERE target = ? AND preview_id IS NULL AND started_at IS NOT NULL
+         ORDER BY id DESC LIMIT 200`,
+      )
+      .all(target) as Array<{ revision: string }>;
+    return [...new Set(rows.map((row) => row.revision))];
+  }
+
   /** Whether this target ever finished an apply of this revision without failure. */
   hasApplied(target: string, revision: string): boolean {
     const row = prepared(this.db, `SELECT 1 FROM runs WHERE target = ? AND revision = ? AND kind = 'apply' AND status = 'succeeded' AND failed = 0 LIMIT 1`,

@@ -80,6 +80,7 @@ export async function makeFleet(files: Record<string, string> | undefined, optio
     requireReadToken: () => config.api.requireReadToken,
     audit: new AuditLog(db),
     repository: () => config.repository,
+    previews: () => config.previews,
     checkResponses: true,
   });
   let cleaned: Promise<void> | undefined;

@@ -128,6 +128,29 @@ describe('previews of branches against the live fleet', () => {
     const cancel = await f.api.inject({ method: 'POST', url: `/api/v1/previews/${id}/cancel`, headers: { authorization: 'Bearer api-token-for-tests' } });
     assert.equal(cancel.statusCode, 409);
   });
+
+  // Last in this block: it heals w1's drift, which the tests above rely on.
+  test("a finished preview's plan is a record: healing the drift afterwards does not turn it into the branch's change", async () => {
+    pushBranch(repo, 'feature/motd-record', { 'playbooks/site.yml': site(true) });
+    const id = f.fleet.previews.start('feature/motd-record', { targets: ['web'] });
+    await f.fleet.previews.idle();
+    const planOf = async (): Promise<{ changes: string[]; existingDrift: string[] }> => {
+      const answer = await f.api.inject({ method: 'GET', url: `/api/v1/previews/${id}` });
+      assert.equal(answer.statusCode, 200, answer.body);
+      const [web] = (answer.json() as { targets: Array<{ changes: Array<{ host: string; task: string }>; existingDrift: Array<{ host: string; task: string }> }> }).targets;
+      const names = (list: Array<{ host: string; task: string }>): string[] => list.map((c) => `${c.host} ${c.task}`).sort();
+      return { changes: names(web!.changes), existingDrift: names(web!.existingDrift) };
+    };
+    const ended = await planOf();
+    assert.deepEqual(ended, { changes: ['w1 motd', 'w2 motd'], existingDrift: ['w1 app config'] });
+
+    const { id: applyId } = f.fleet.reconcile(['web'], { trigger: 'api', mode: 'apply', requestedBy: 'test' })[0]!;
+    const chain = await f.chain(applyId);
+    assert.deepEqual(chain.map((r) => [r.kind, r.status]), [['check', 'succeeded'], ['apply', 'succeeded'], ['check', 'succeeded']]);
+    assert.equal(f.fleet.target('web').status, 'in-sync', 'the drift is healed');
+
+    assert.deepEqual(await planOf(), ended, 'the plan reads as it did when the preview ended');
+  });
 });
 
 describe('policy gates', () => {

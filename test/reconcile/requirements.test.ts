@@ -48,7 +48,7 @@ describe('requirements.yml', () => {
     assert.match(event?.path ?? '', new RegExp(`/galaxy/${f.fleet.revision!.sha}/roles/greeter/tasks/main\\.yml:\\d+$`));
   });
 
-  test('a revision whose requirements fail to install fails its runs with the galaxy error; later checks use the last good revision', async () => {
+  test('a revision whose requirements fail to install gets one failed run with the galaxy error; later checks go on at the revision the target last ran', async () => {
     const good = f.fleet.revision!;
     const badRoot = join(work, 'bad-revision');
     cpSync(f.root, badRoot, { recursive: true });
@@ -64,8 +64,12 @@ describe('requirements.yml', () => {
 
     const { id: next } = f.fleet.reconcile(['app'], { trigger: 'schedule', mode: 'check' })[0]!;
     const [scheduled] = await f.chain(next!);
-    assert.equal(scheduled!.revision, good.sha, 'scheduled checks go on at the last good revision');
+    assert.equal(scheduled!.revision, good.sha, 'scheduled checks go on at the revision the target last ran');
     assert.equal(scheduled!.status, 'succeeded');
-    assert.equal(f.fleet.status().revision?.sha, good.sha);
+    assert.equal(f.fleet.status().revision?.sha, 'bad'.padEnd(40, '0'), 'the newest tip is still the one the source gave');
+    assert.equal(f.fleet.runs({ target: 'app', limit: 50 }).filter((r) => r.status === 'failed').length, 1, 'one failed run for the broken tip');
+    const { problem } = f.fleet.target('app');
+    assert.match(problem ?? '', /^main is at bad000000000 \("test"\), which is not in use: requirements\.yml: ansible-galaxy role install failed/);
+    assert.match(problem ?? '', new RegExp(`reconciles go on at ${good.sha.slice(0, 12)}, the revision this target last ran$`));
   });
 });

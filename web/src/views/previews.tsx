@@ -367,11 +367,11 @@ function TargetPlan({ target, index }: { target: PreviewTarget; index: number })
           Drift already there <span class="muted">· {plural(target.existingDrift.length, 'task')}</span>
         </h3>
         {target.existingDrift.length === 0 ? (
-          <p class="muted">{live ? 'Not known until the check ends.' : "None: the target's newest check at the revision in use reported no such change."}</p>
+          <p class="muted">{live ? 'Not known until the check ends.' : "None: when the preview ended, the target's newest check had reported no such change."}</p>
         ) : (
           <details class="more">
             <summary>
-              Show the {plural(target.existingDrift.length, 'change')} the newest check at the revision in use already reported
+              Show the {plural(target.existingDrift.length, 'change')} the target's newest check had reported when the preview ended
             </summary>
             <ChangeList changes={target.existingDrift} level={4} label={`drift of ${name} already on`} />
           </details>
