@@ -6,6 +6,7 @@ import { buildApi } from './api/server.js';
 import { ForgePoster } from './forge/index.js';
 import { checkSecretHeaders, Notifier } from './notify/index.js';
 import { AuditLog } from './store/audit.js';
+import { WebhookDeliveries } from './store/webhook-deliveries.js';
 import { openFleet } from './reconcile/open.js';
 import { GitSource } from './source/index.js';
 import { SqliteSourceHistory } from './store/source-history.js';
@@ -40,6 +41,8 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
     audit: new AuditLog(db),
+    deliveries: new WebhookDeliveries(db),
+    limits: config.api,
     notifications: notifier,
     repository: () => config.repository,
     previews: () => config.previews,

@@ -72,6 +72,7 @@ export class Pruner {
         await yieldToEvents();
       }
       retention.pruneAudit(this.deps.policy(), new Date());
+      retention.pruneWebhookDeliveries(new Date());
       for (const remove of this.others) remove(new Date(Date.now() - this.deps.policy().maxAgeMs));
       let pages = 0;
       for (let freed = retention.vacuum(vacuumPages); freed > 0; freed = retention.vacuum(vacuumPages)) {
