@@ -74,7 +74,11 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     if (next.api.host !== config.api.host || next.api.port !== config.api.port) {
       log.warn({ from: `${config.api.host}:${config.api.port}`, to: `${next.api.host}:${next.api.port}` }, 'api.listen changed: it takes a restart');
     }
-    config = { ...next, stateDir: config.stateDir, api: { ...next.api, host: config.api.host, port: config.api.port } };
+    if (JSON.stringify([next.api.timeouts, next.api.maxConnections]) !== JSON.stringify([config.api.timeouts, config.api.maxConnections])) {
+      log.warn('api.timeouts or api.maxConnections changed: it takes a restart');
+    }
+    const { host, port, timeouts, maxConnections } = config.api;
+    config = { ...next, stateDir: config.stateDir, api: { ...next.api, host, port, timeouts, maxConnections } };
     const effective = config;
     fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
     notifier.reconfigure(effective);

@@ -55,7 +55,8 @@ type Answer = z.infer<typeof answerSchema>;
  * body (or GitLab's token) is the authentication. The route lives in its own plugin scope whose only body
  * parser keeps the bytes as they arrived, so the HMAC is computed over exactly what the provider signed.
  * A valid push to the watched branch starts a fetch at once (the watcher coalesces a burst); a pull request's
- * new head starts a preview, with `previews.fromWebhooks`.
+ * new head starts a preview, with `previews.fromWebhooks`. A delivery whose id was answered 2xx within 24 hours
+ * (a forge's retry, a redeliver click, a replay) is acknowledged as a duplicate and does nothing.
  */
 export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], options: WebhookOptions): void {
   const secretFile = (): string | undefined => options.repository()?.webhookSecretFile;
