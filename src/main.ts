@@ -6,6 +6,7 @@ import { buildApi } from './api/server.js';
 import { ForgePoster } from './forge/index.js';
 import { checkSecretHeaders, Notifier } from './notify/index.js';
 import { AuditLog } from './store/audit.js';
+import { WebhookDeliveries } from './store/webhook-deliveries.js';
 import { openFleet } from './reconcile/open.js';
 import { GitSource } from './source/index.js';
 import { SqliteSourceHistory } from './store/source-history.js';
@@ -40,6 +41,8 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
     audit: new AuditLog(db),
+    deliveries: new WebhookDeliveries(db),
+    limits: config.api,
     notifications: notifier,
     repository: () => config.repository,
     previews: () => config.previews,
@@ -71,7 +74,11 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     if (next.api.host !== config.api.host || next.api.port !== config.api.port) {
       log.warn({ from: `${config.api.host}:${config.api.port}`, to: `${next.api.host}:${next.api.port}` }, 'api.listen changed: it takes a restart');
     }
-    config = { ...next, stateDir: config.stateDir, api: { ...next.api, host: config.api.host, port: config.api.port } };
+    if (JSON.stringify([next.api.timeouts, next.api.maxConnections]) !== JSON.stringify([config.api.timeouts, config.api.maxConnections])) {
+      log.warn('api.timeouts or api.maxConnections changed: it takes a restart');
+    }
+    const { host, port, timeouts, maxConnections } = config.api;
+    config = { ...next, stateDir: config.stateDir, api: { ...next.api, host, port, timeouts, maxConnections } };
     const effective = config;
     fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
     notifier.reconfigure(effective);

@@ -4,6 +4,8 @@ import { hostileRepo } from './hostile-repo.js';
 import { hostileRequests } from './hostile-requests.js';
 import { hungHost } from './hung-host.js';
 import { kill9 } from './kill9.js';
+import { replay } from './replay.js';
+import { slowClients } from './slow-clients.js';
 import { sourceFaults } from './source-faults.js';
 import { triggerStorm } from './trigger-storm.js';
 
@@ -16,6 +18,12 @@ export const scenarios: readonly Scenario[] = [
     proves: 'hostile requests over every route get no 5xx, restart nothing, queue nothing, and leave RSS bounded',
     run: hostileRequests,
   },
+  {
+    name: 'slow-clients',
+    proves: 'slow clients trickling bytes are closed within api.timeouts while /healthz and /api/v1/status keep p99 ≤ 100 ms',
+    run: slowClients,
+  },
+  { name: 'replay', proves: 'the same signed webhook delivery sent N times starts one fetch and one preview; the rest are duplicates', run: replay },
   { name: 'trigger-storm', proves: 'a storm of reconcile requests for one target gives at most 2 runs', run: triggerStorm },
   {
     name: 'source-faults',

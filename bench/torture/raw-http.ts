@@ -62,7 +62,7 @@ export function exchange(port: number, bytes: Buffer, timeoutMs: number): Promis
  */
 export type SlowClient = { label: string; stop(): { answered: number | null; closedByServerAfterMs: number | null; heldMs: number } };
 
-export function slowClient(port: number, label: string, bytes: Buffer, everyMs: number, atOnce = 0): SlowClient {
+export function slowClient(port: number, label: string, bytes: Buffer, everyMs: number, atOnce = 0, onClose?: () => void): SlowClient {
   const started = performance.now();
   let answered: number | null = null;
   let closedAfter: number | null = null;
@@ -78,9 +78,12 @@ export function slowClient(port: number, label: string, bytes: Buffer, everyMs: 
   socket.on('data', (chunk: Buffer) => {
     answered ??= Number(/^HTTP\/1\.[01] (\d{3})/.exec(chunk.toString('latin1'))?.[1] ?? 0);
   });
+  let stopped = false;
   const closed = (): void => {
-    closedAfter ??= performance.now() - started;
+    if (closedAfter !== null) return;
+    closedAfter = performance.now() - started;
     clearInterval(drip);
+    if (!stopped) onClose?.();
   };
   socket.on('error', closed);
   socket.on('close', closed);
@@ -88,6 +91,7 @@ export function slowClient(port: number, label: string, bytes: Buffer, everyMs: 
     label,
     stop() {
       const seen = { answered, closedByServerAfterMs: closedAfter === null ? null : Math.round(closedAfter), heldMs: Math.round(performance.now() - started) };
+      stopped = true;
       clearInterval(drip);
       socket.destroy();
       return seen;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../store/audit.js';
+import { webhookPath } from './webhooks.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,8 +11,11 @@ declare module 'fastify' {
 
 /**
  * Records every state-changing request (every POST: reconcile, cancel, suspend, resume, rollback, previews,
- * webhooks), refused ones included: who (the token's name; a webhook's provider), when, what (the parsed
- * body; never a header, so never a token), and the answer (the error, or what was done).
+ * webhooks) from someone who proved who they are, refused ones included (403 for a read token, 409, 400): who
+ * (the token's name; `webhook`), when, what (the parsed body; never a header, so never a token), and the
+ * answer (the error, or what was done). A request without a valid token or signature (401; a webhook whose
+ * signature was never checked: 404 with webhooks off, 413) is not recorded: anyone could send those by the
+ * thousand. src/api/refusals.ts counts them instead.
  */
 export function recordStateChanges(app: FastifyInstance, audit: AuditLog): void {
   app.addHook('onSend', async (request, _reply, payload) => {
@@ -19,11 +23,12 @@ export function recordStateChanges(app: FastifyInstance, audit: AuditLog): void 
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'POST') return;
+    if (request.method !== 'POST' || reply.statusCode === 401) return;
+    const webhook = request.routeOptions.url === webhookPath;
+    if (webhook && !request.webhookProvider) return;
     const path = request.url.split('?')[0] ?? request.url;
-    const webhook = path.endsWith('/webhooks/git');
     audit.record({
-      actor: request.actor?.name ?? (webhook && reply.statusCode < 400 ? 'webhook' : null),
+      actor: request.actor?.name ?? (webhook ? 'webhook' : null),
       method: request.method,
       path,
       request: webhook ? null : Buffer.isBuffer(request.body) ? null : (request.body ?? null),

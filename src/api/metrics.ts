@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Metric } from 'prom-client';
 import { z } from 'zod';
 import type { Fleet } from '../reconcile/fleet.js';
 import { FleetMetrics } from '../reconcile/metrics.js';
@@ -6,11 +7,13 @@ import { FleetMetrics } from '../reconcile/metrics.js';
 /**
  * `GET /metrics` for Prometheus: the fleet's metrics in the text format. It needs no token, whatever the API's
  * read policy, as scrapers rarely carry one; it shows counts and names, never diffs or secrets. The metrics'
- * counters start with this API and stop counting when it closes.
+ * counters start with this API and stop counting when it closes. `apiMetrics` are the API's own (refusals),
+ * served in the same registry.
  */
-export function metricsRoute(fleet: Fleet): FastifyPluginAsyncZod {
+export function metricsRoute(fleet: Fleet, apiMetrics: readonly Metric[] = []): FastifyPluginAsyncZod {
   return async (app) => {
     const metrics = new FleetMetrics(fleet);
+    for (const metric of apiMetrics) metrics.registry.registerMetric(metric);
     app.addHook('onClose', async () => metrics.close());
     app.get(
       '/metrics',

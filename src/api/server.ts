@@ -2,17 +2,20 @@ import swagger from '@fastify/swagger';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Metric } from 'prom-client';
 import { z } from 'zod';
-import type { Config } from '../config/index.js';
+import { apiLimitDefaults, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Fleet } from '../reconcile/fleet.js';
 import { requireToken, type ApiToken } from './auth.js';
 import { recordStateChanges } from './audit.js';
 import { type AuditLog } from '../store/audit.js';
+import type { WebhookDeliveries } from '../store/webhook-deliveries.js';
 import { errorHandler } from './errors.js';
 import { parseJsonBodies } from './json-body.js';
 import { notificationRoutes, type NotificationLog } from './notifications.js';
 import { metricsRoute } from './metrics.js';
+import { countUnauthorized } from './refusals.js';
 import { readRoutes } from './routes/read.js';
 import { previewRoutes } from './routes/previews.js';
 import { writeRoutes } from './routes/write.js';
@@ -39,7 +42,19 @@ export type ApiOptions = {
   checkResponses?: boolean;
   /** Serve HTTPS with this certificate and key (api.tls). */
   tls?: { certFile: string; keyFile: string };
+  /** Webhook deliveries already answered 2xx, so a repeat does nothing (kept in the database for 24 h). */
+  deliveries?: WebhookDeliveries;
+  /** api.timeouts and api.maxConnections (their defaults when absent). Taken at start: a reload does not change them. */
+  limits?: ApiLimits;
 };
+
+export type ApiLimits = Pick<Config['api'], 'timeouts' | 'maxConnections'>;
+
+/**
+ * How often Node looks for requests past their headers or request timeout (its default is 30 s, which would let
+ * a slow client keep its socket 30 s past the timeout): a scan of at most `maxConnections` sockets a second.
+ */
+const connectionsCheckingIntervalMs = 1000;
 
 export const openApiPath = '/api/v1/openapi.json';
 
@@ -55,9 +70,10 @@ declare module 'fastify' {
 
 /** Builds the HTTP API (not listening yet), so tests can drive it with inject() or a real port. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const https = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : null;
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, https }) as unknown as FastifyInstance;
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...serverOptions(options) }) as unknown as FastifyInstance;
+  app.server.maxConnections = (options.limits ?? apiLimitDefaults).maxConnections;
   logRequests(app, options.log);
+  const unauthorized = countUnauthorized(app, options.log);
   parseJsonBodies(app);
   const declared: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', declared);
@@ -81,9 +97,23 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
     transform: jsonSchemaTransform,
   });
-  void app.register(routes(options));
+  void app.register(routes(options, unauthorized));
   void app.register(registerPage);
   return app;
+}
+
+/**
+ * The server's bounds on slow clients: headers within `headers`, the whole request within `request` (Node
+ * answers 408 and closes), an idle kept-alive socket closed after `keepAlive`, and a socket silent for `request`
+ * (a client that stopped reading its answer) closed too. Node's own checks go in the server's options, which
+ * fastify passes to http(s).createServer.
+ */
+function serverOptions(options: ApiOptions) {
+  const { headersMs, requestMs, keepAliveMs } = (options.limits ?? apiLimitDefaults).timeouts;
+  const node = { headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: connectionsCheckingIntervalMs };
+  const timeouts = { requestTimeout: requestMs, keepAliveTimeout: keepAliveMs, connectionTimeout: requestMs };
+  if (!options.tls) return { ...timeouts, http: node };
+  return { ...timeouts, https: { ...node, cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } };
 }
 
 /** An access log line per request at debug: method, path, status, time and the token's name, never the token. */
@@ -97,7 +127,7 @@ function logRequests(app: FastifyInstance, log: Logger): void {
 }
 
 /** Every route, declared with its schemas; handlers only translate between HTTP and the Fleet. */
-function routes(options: ApiOptions): FastifyPluginAsyncZod {
+function routes(options: ApiOptions, unauthorized: Metric): FastifyPluginAsyncZod {
   const { fleet } = options;
   return async (app) => {
     const read = requireToken(options.tokens, 'read');
@@ -112,11 +142,11 @@ function routes(options: ApiOptions): FastifyPluginAsyncZod {
 
     app.get('/healthz', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
-    void app.register(metricsRoute(fleet));
+    void app.register(metricsRoute(fleet, [unauthorized]));
     await app.register(readRoutes(fleet, options.audit));
     await app.register(writeRoutes(fleet, options.tokens));
     await app.register(previewRoutes(fleet, options.tokens));
     await app.register(notificationRoutes(options.notifications));
-    registerWebhooks(app, { fleet, repository: options.repository ?? (() => undefined), previews: options.previews, log: options.log });
+    registerWebhooks(app, { fleet, repository: options.repository ?? (() => undefined), previews: options.previews, log: options.log, deliveries: options.deliveries });
   };
 }

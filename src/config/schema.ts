@@ -267,6 +267,28 @@ const retentionSchema = () =>
 export const tokenScopes = ['read', 'write'] as const;
 export type TokenScope = (typeof tokenScopes)[number];
 
+/** `api.timeouts` and `api.maxConnections` by default (an API built without a config uses them too). */
+export const apiLimitDefaults = { timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 }, maxConnections: 1024 } as const;
+
+/**
+ * How long a client may take: to send its headers, its whole request, and to say something on a kept-alive
+ * connection. Without them a client trickling a byte every 20 s held its socket for as long as it liked.
+ */
+function apiTimeoutsSchema() {
+  const { headersMs, requestMs, keepAliveMs } = apiLimitDefaults.timeouts;
+  return mapping({
+    headers: duration().prefault(formatDuration(headersMs)),
+    request: duration().prefault(formatDuration(requestMs)),
+    keepAlive: duration().prefault(formatDuration(keepAliveMs)),
+  })
+    .superRefine((timeouts, ctx) => {
+      // Node refuses a server whose headers may take longer than the whole request. (Runs only when both parsed.)
+      if (timeouts.headers <= timeouts.request) return;
+      ctx.issues.push({ code: 'custom', path: ['headers'], input: formatDuration(timeouts.headers), message: `must be at most api.timeouts.request (${formatDuration(timeouts.request)})` });
+    })
+    .transform(({ headers, request, keepAlive }) => ({ headersMs: headers, requestMs: request, keepAliveMs: keepAlive }));
+}
+
 function apiSchema(configDir: string) {
   const file = hostFile(configDir);
   return mapping({
@@ -282,6 +304,9 @@ function apiSchema(configDir: string) {
     requireReadToken: flag().default(false),
     publicUrl: z.url({ error: 'must be an http(s) URL like https://fleetcd.example.com' }).optional(),
     tls: mapping({ certFile: file, keyFile: file }).optional(),
+    timeouts: nullAsAbsent(apiTimeoutsSchema().prefault({})),
+    /** Open connections beyond this are dropped at once: 200 slow clients must not take the daemon's file descriptors. */
+    maxConnections: count().default(apiLimitDefaults.maxConnections),
   })
     .superRefine(
       (api, ctx) => {

@@ -81,6 +81,7 @@ export class Pruner {
       }
       const records = retention.pruneRecords(this.deps.policy(), new Date(), inUse);
       retention.pruneAudit(this.deps.policy(), new Date());
+      retention.pruneWebhookDeliveries(new Date());
       for (const remove of this.others) remove(new Date(Date.now() - this.deps.policy().maxAgeMs));
       await this.deps.files(inUse).catch((error: unknown) => log.warn({ err: messageOf(error) }, 'could not prune old files'));
       const logs = this.sweepLogs();

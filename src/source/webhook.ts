@@ -69,6 +69,24 @@ export function webhookEvent(headers: Headers): string | null {
   );
 }
 
+/** Delivery id headers; the first present is the id (Gitea and Forgejo send GitHub's too, with the same id). */
+const deliveryHeaders = ['x-github-delivery', 'x-forgejo-delivery', 'x-gitea-delivery', 'x-gogs-delivery', 'x-gitlab-event-uuid'];
+/** Forges send UUIDs; anything much longer is not an id worth remembering. */
+const maxDeliveryIdLength = 128;
+
+/**
+ * The id a forge gives a delivery, the same when it retries it or a person clicks "redeliver" (GitHub's
+ * `X-GitHub-Delivery`, Gitea's `X-Gitea-Delivery`, GitLab's `X-Gitlab-Event-UUID`); undefined when there is none
+ * or it is too long to be one. The header is not covered by the signature.
+ */
+export function webhookDeliveryId(headers: Headers): string | undefined {
+  for (const name of deliveryHeaders) {
+    const id = header(headers, name)?.trim();
+    if (id) return id.length <= maxDeliveryIdLength ? id : undefined;
+  }
+  return undefined;
+}
+
 /**
  * A delivery's body as a JSON object. GitHub may send the JSON form-encoded (`payload=...`). Throws an Error
  * saying why for a body that is not a JSON object.

@@ -1,4 +1,5 @@
 import { prepared, type Db } from './db.js';
+import { pruneWebhookDeliveries } from './webhook-deliveries.js';
 
 export type RetentionPolicy = { maxAgeMs: number; maxRunsPerTarget: number };
 
@@ -113,6 +114,11 @@ export class RunRetention {
   /** Drops audit entries older than `maxAge`: the audit log is kept as long as runs are. */
   pruneAudit(policy: RetentionPolicy, now: Date): number {
     return prepared(this.db, `DELETE FROM audit WHERE at < ?`).run(new Date(now.getTime() - policy.maxAgeMs).toISOString()).changes;
+  }
+
+  /** Drops webhook deliveries older than their own 24-hour window (not `maxAge`: they only de-duplicate). */
+  pruneWebhookDeliveries(now: Date): number {
+    return pruneWebhookDeliveries(this.db, now);
   }
 
   /** Gives back up to `pages` free pages to the file system (the database uses incremental auto-vacuum). */

@@ -141,6 +141,64 @@ describe('POST /api/v1/webhooks/git', () => {
     await waitFor('the fetch of the delivery that fits', () => counting.fetches > before, 1000, 5);
   });
 
+  it('de-duplicates a signed delivery by its id: sent three times it fetches once, the repeats are 202 duplicate', async (t) => {
+    const { repo, api, fleet, counting } = await watched(t);
+    const next = await repo.commit({ 'replayed.yml': 'r\n' }, 'replayed');
+    const body = pushTo('refs/heads/main');
+    const headers = { ...github(body), 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' };
+    const before = counting.fetches;
+    const first = await api.inject({ method: 'POST', url: path, headers, payload: body });
+    assert.equal(first.statusCode, 202, first.body);
+    assert.equal(first.json().fetching, true);
+    await waitFor('the delivered push to be fetched', () => fleet.sourceView()?.sha === next, 2000, 5);
+    for (let i = 0; i < 2; i++) {
+      const repeat = await api.inject({ method: 'POST', url: path, headers, payload: body });
+      assert.equal(repeat.statusCode, 202, repeat.body);
+      assert.deepEqual(repeat.json(), {
+        provider: 'github',
+        event: 'push',
+        ref: null,
+        after: null,
+        duplicate: true,
+        message: 'duplicate delivery',
+        delivery: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+      });
+    }
+    await sleep(300);
+    assert.equal(counting.fetches - before, 1, 'one fetch for three sends of one delivery');
+  });
+
+  it('knows GitLab’s X-Gitlab-Event-UUID and Gitea’s X-Gitea-Delivery as delivery ids', async (t) => {
+    const { api } = await watched(t);
+    const body = pushTo('refs/heads/main');
+    const gitea = { 'content-type': 'application/json', 'x-gitea-event': 'push', 'x-gitea-signature': createHmac('sha256', secret).update(body).digest('hex') };
+    for (const headers of [
+      { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': secret, 'x-gitlab-event-uuid': '6a0c4b3e-0e0f-4b0d-9d59-2a3f0b7c9e11' },
+      { ...gitea, 'x-gitea-delivery': 'b2a9a3f1-7c41-4c5f-a1b6-7f3f3e2d9c10' },
+    ]) {
+      const first = await api.inject({ method: 'POST', url: path, headers, payload: body });
+      assert.deepEqual([first.statusCode, first.json().fetching], [202, true], first.body);
+      const repeat = await api.inject({ method: 'POST', url: path, headers, payload: body });
+      assert.deepEqual([repeat.statusCode, repeat.json().duplicate, repeat.json().fetching], [202, true, undefined], repeat.body);
+    }
+  });
+
+  it('processes a redelivery whose first attempt was not answered 2xx (a bad signature, a bad body)', async (t) => {
+    const { api, counting } = await watched(t);
+    const body = pushTo('refs/heads/main');
+    const id = { 'x-github-delivery': 'e1f5b0a4-1d1c-4f9e-8c53-0c1a9f6c2b77' };
+    const forged = await api.inject({ method: 'POST', url: path, headers: { ...github(body, 'wrong-secret'), ...id }, payload: body });
+    assert.equal(forged.statusCode, 401);
+    const garbled = await api.inject({ method: 'POST', url: path, headers: { ...github('not json'), ...id }, payload: 'not json' });
+    assert.equal(garbled.statusCode, 400);
+    const before = counting.fetches;
+    const redelivered = await api.inject({ method: 'POST', url: path, headers: { ...github(body), ...id }, payload: body });
+    assert.deepEqual([redelivered.statusCode, redelivered.json().fetching, redelivered.json().duplicate], [202, true, undefined], redelivered.body);
+    await waitFor('the redelivered push to be fetched', () => counting.fetches > before, 2000, 5);
+    const again = await api.inject({ method: 'POST', url: path, headers: { ...github(body), ...id }, payload: body });
+    assert.equal(again.json().duplicate, true, 'answered 2xx once, it is a duplicate from then on');
+  });
+
   it('answers 404 with a clear message when repository.webhookSecretFile is not set', async (t) => {
     const repo = await fleetRepo(t);
     const { api } = await makeWatchedFleet(t, scratch(t), { url: repo.origin });

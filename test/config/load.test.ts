@@ -37,6 +37,8 @@ function problemsOf(raw: unknown): string {
 }
 
 const minimal = { repository: { url: '/srv/fleet-config.git' } };
+/** The API's defaults against slow clients: api.timeouts and api.maxConnections. */
+const apiLimits = { timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 }, maxConnections: 1024 };
 
 const fullExample = `
 repository:
@@ -59,6 +61,8 @@ stateDir: state
 api:
   listen: "[::1]:9200"
   tokenFile: /etc/fleetcd/api-token
+  timeouts: { headers: 5s, request: 20s, keepAlive: 2s }
+  maxConnections: 256
 ansible:
   vaultPasswordFile: vault/default
   vaultIds: [{ id: prod, file: vault/prod }]
@@ -115,7 +119,7 @@ describe('loadConfig', () => {
         strictHostKeyChecking: true,
       },
       stateDir: '/var/lib/fleetcd',
-      api: { host: '127.0.0.1', port: 9110, tokens: [], requireReadToken: false },
+      api: { host: '127.0.0.1', port: 9110, tokens: [], requireReadToken: false, ...apiLimits },
       notifications: [],
       ansible: { vaultIds: [], pipelining: true, controlPersistMs: 60_000, factCache: true, nice: 0 },
       reconcile: {
@@ -157,7 +161,15 @@ describe('loadConfig', () => {
       verify: { mode: 'ssh', allowedSignersFile: path.join(etc, 'allowed_signers') },
     });
     assert.equal(config.stateDir, path.join(etc, 'state'));
-    assert.deepEqual(config.api, { host: '::1', port: 9200, tokenFile: '/etc/fleetcd/api-token', tokens: [], requireReadToken: false });
+    assert.deepEqual(config.api, {
+      host: '::1',
+      port: 9200,
+      tokenFile: '/etc/fleetcd/api-token',
+      tokens: [],
+      requireReadToken: false,
+      timeouts: { headersMs: 5_000, requestMs: 20_000, keepAliveMs: 2_000 },
+      maxConnections: 256,
+    });
     assert.deepEqual(config.ansible, {
       vaultPasswordFile: path.join(etc, 'vault/default'),
       vaultIds: [{ id: 'prod', file: path.join(etc, 'vault/prod') }],
@@ -324,12 +336,23 @@ describe('parseConfig messages', () => {
 
   it('parses api.listen into host and port, and refuses ports out of range', () => {
     const api = (listen: string) => parseConfig({ ...minimal, api: { listen } }, 'fleetcd.yaml').api;
-    assert.deepEqual(api('0.0.0.0:0'), { host: '0.0.0.0', port: 0, tokens: [], requireReadToken: false });
-    assert.deepEqual(api('localhost:65535'), { host: 'localhost', port: 65535, tokens: [], requireReadToken: false });
-    assert.deepEqual(api('[::1]:9110'), { host: '::1', port: 9110, tokens: [], requireReadToken: false });
+    assert.deepEqual(api('0.0.0.0:0'), { host: '0.0.0.0', port: 0, tokens: [], requireReadToken: false, ...apiLimits });
+    assert.deepEqual(api('localhost:65535'), { host: 'localhost', port: 65535, tokens: [], requireReadToken: false, ...apiLimits });
+    assert.deepEqual(api('[::1]:9110'), { host: '::1', port: 9110, tokens: [], requireReadToken: false, ...apiLimits });
     for (const bad of ['127.0.0.1:65536', '::1:9110', '127.0.0.1', ':9110', '127.0.0.1:-1']) {
       assert.match(problemsOf({ ...minimal, api: { listen: bad } }), /^fleetcd\.yaml: api\.listen: must be host:port/, bad);
     }
+  });
+
+  it('takes api.timeouts as durations with defaults per key, names a bad one, and keeps headers within request', () => {
+    const api = (extra: Record<string, unknown>) => parseConfig({ ...minimal, api: extra }, 'fleetcd.yaml').api;
+    assert.deepEqual(api({ timeouts: { request: '1m' }, maxConnections: 64 }).timeouts, { headersMs: 10_000, requestMs: 60_000, keepAliveMs: 5_000 });
+    assert.equal(api({ maxConnections: 64 }).maxConnections, 64);
+    assert.equal(problemsOf({ ...minimal, api: { timeouts: { request: 'soon' } } }), 'fleetcd.yaml: api.timeouts.request: must be a duration like 90s, 15m or 2h, got "soon"');
+    assert.equal(problemsOf({ ...minimal, api: { timeouts: { keepAlive: '0s' } } }), 'fleetcd.yaml: api.timeouts.keepAlive: must be longer than 0, got "0s"');
+    assert.equal(problemsOf({ ...minimal, api: { timeouts: { headers: '1m' } } }), 'fleetcd.yaml: api.timeouts.headers: must be at most api.timeouts.request (30s), got "1m"');
+    assert.equal(problemsOf({ ...minimal, api: { maxConnections: 'lots' } }), 'fleetcd.yaml: api.maxConnections: must be an integer ≥ 1, got "lots"');
+    assert.equal(problemsOf({ ...minimal, api: { timeouts: { idle: '5s' } } }), 'fleetcd.yaml: api.timeouts.idle: unknown key');
   });
 
   it('refuses target names and variable names Ansible could not use', () => {
@@ -351,7 +374,7 @@ describe('parseConfig messages', () => {
 
   it('treats a section left empty in YAML as not set', () => {
     const config = parseConfig({ ...minimal, api: null, ansible: null, reconcile: null, targets: { web: null } }, 'fleetcd.yaml');
-    assert.deepEqual(config.api, { host: '127.0.0.1', port: 9110, tokens: [], requireReadToken: false });
+    assert.deepEqual(config.api, { host: '127.0.0.1', port: 9110, tokens: [], requireReadToken: false, ...apiLimits });
     assert.equal(config.reconcile.mode, 'detect');
     assert.deepEqual(config.targets, { web: {} });
   });

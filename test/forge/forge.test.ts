@@ -57,14 +57,18 @@ describe('previews of pull requests, with commit statuses and comments on the fo
   }
 
   /** A delivery signed the way each forge signs it. */
-  async function deliver(forgeType: 'github' | 'gitlab' | 'gitea', payload: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function deliver(
+    forgeType: 'github' | 'gitlab' | 'gitea',
+    payload: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const body = JSON.stringify(payload);
     const hmac = createHmac('sha256', secret).update(body).digest('hex');
     const headers: Record<string, string> =
       forgeType === 'github' ? { 'x-github-event': 'pull_request', 'x-hub-signature-256': `sha256=${hmac}` }
       : forgeType === 'gitlab' ? { 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': secret }
       : { 'x-gitea-event': 'pull_request', 'x-gitea-signature': hmac };
-    const response = await fetch(`${base}/api/v1/webhooks/git`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const response = await fetch(`${base}/api/v1/webhooks/git`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers, ...extraHeaders }, body });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
@@ -223,6 +227,24 @@ describe('previews of pull requests, with commit statuses and comments on the fo
 
     const closed = await deliver('github', githubPullRequest({ action: 'closed', number: 7, headSha: sha }));
     assert.deepEqual([closed.status, closed.body.ignored, closed.body.reason], [202, true, 'pull request action closed is not previewed']);
+  });
+
+  test('the same pull-request delivery sent three times starts one preview; the repeats are 202 duplicate', async () => {
+    const sha = pushPullRequest('feature/replayed', 'refs/pull/14/head', moreWorkers(3));
+    const payload = githubPullRequest({ action: 'opened', number: 14, headSha: sha, headRef: 'feature/replayed' });
+    const delivery = { 'x-github-delivery': 'a3c1f0d2-5b7e-11f0-9e4b-0242ac120002' };
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await deliver('github', payload, delivery));
+    assert.equal(answers[0]!.status, 202, JSON.stringify(answers[0]!.body));
+    const id = answers[0]!.body.preview as number;
+    assert.equal(typeof id, 'number');
+    for (const repeat of answers.slice(1)) {
+      assert.equal(repeat.status, 202);
+      assert.deepEqual([repeat.body.duplicate, repeat.body.message, repeat.body.preview], [true, 'duplicate delivery', undefined]);
+    }
+    assert.equal((await ended(id)).status, 'succeeded', 'the one preview was not superseded by a repeat');
+    const { previews } = await getJson<{ previews: PreviewView[] }>(base, '/api/v1/previews?limit=50');
+    assert.deepEqual(previews.filter((p) => p.pullRequest?.number === 14).map((p) => p.id), [id]);
   });
 
   test('GitLab (after a reload): statuses on /api/v4/projects/:id with PRIVATE-TOKEN, pending → running → success, and a note', async () => {

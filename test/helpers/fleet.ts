@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { loadTokens } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { AuditLog } from '../../src/store/audit.js';
+import { WebhookDeliveries } from '../../src/store/webhook-deliveries.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import type { Fleet, FleetStores } from '../../src/reconcile/fleet.js';
 import { openFleet } from '../../src/reconcile/open.js';
@@ -79,6 +80,7 @@ export async function makeFleet(files: Record<string, string> | undefined, optio
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
     audit: new AuditLog(db),
+    deliveries: new WebhookDeliveries(db),
     repository: () => config.repository,
     previews: () => config.previews,
     checkResponses: true,

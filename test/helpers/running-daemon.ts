@@ -42,11 +42,15 @@ export type RunningDaemon = {
   cleanup(): Promise<void>;
 };
 
+/** Keys added to the generated `repository:` and `api:` mappings (YAML flow text, e.g. `timeouts: { request: 4s }`). */
+export type DaemonKeys = { repository?: string; api?: string };
+
 /**
  * A fleet repository holding `files`, and `fleetcd serve` watching it with `config` (YAML lines added under
- * the generated top level: repository, stateDir, api). The daemon is answering when this resolves.
+ * the generated top level: repository, stateDir, api) and `keys` added inside those generated mappings. The
+ * daemon is answering when this resolves.
  */
-export async function startDaemonFleet(files: Record<string, string>, config = ''): Promise<RunningDaemon> {
+export async function startDaemonFleet(files: Record<string, string>, config = '', keys: DaemonKeys = {}): Promise<RunningDaemon> {
   const dir = tempDir('fleetcd-daemon-');
   const repo = await createFleetRepo(files);
   const port = await freePort();
@@ -59,8 +63,8 @@ export async function startDaemonFleet(files: Record<string, string>, config = '
   const writeConfig = (extra: string): void =>
     writeFileSync(
       configFile,
-      `repository: { url: ${JSON.stringify(repo.origin)}, pollInterval: 1h }\nstateDir: ${JSON.stringify(stateDir)}\n` +
-        `api: { listen: "127.0.0.1:${port}", tokenFile: ${JSON.stringify(tokenFile)} }\n${extra}\n`,
+      `repository: { url: ${JSON.stringify(repo.origin)}, pollInterval: 1h${more(keys.repository)} }\nstateDir: ${JSON.stringify(stateDir)}\n` +
+        `api: { listen: "127.0.0.1:${port}", tokenFile: ${JSON.stringify(tokenFile)}${more(keys.api)} }\n${extra}\n`,
     );
   writeConfig(config);
   const get = async <T>(path: string): Promise<T> => {
@@ -158,3 +162,5 @@ export async function startDaemonFleet(files: Record<string, string>, config = '
   }
   return daemon;
 }
+
+const more = (keys: string | undefined): string => (keys ? `, ${keys}` : '');
