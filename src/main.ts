@@ -2,6 +2,7 @@ import { loadConfig, type Config } from './config/index.js';
 import { messageOf } from './errors.js';
 import type { Logger } from './log.js';
 import { loadTokens } from './api/auth.js';
+import { allowedHostsOf } from './api/hosts.js';
 import { buildApi } from './api/server.js';
 import { ForgePoster } from './forge/index.js';
 import { checkSecretHeaders, Notifier } from './notify/index.js';
@@ -24,6 +25,7 @@ export type Daemon = {
 export async function startDaemon(initial: Config, log: Logger): Promise<Daemon> {
   let config = initial;
   let tokens = loadTokens(config.api);
+  let hosts = allowedHostsOf(config.api);
   checkSecretHeaders(config);
   const opened = await openFleet(config, log, 'serve');
   const { fleet, source, db } = opened;
@@ -39,6 +41,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     log,
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
+    allowedHosts: () => hosts,
     audit: new AuditLog(db),
     notifications: notifier,
     repository: () => config.repository,
@@ -72,6 +75,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
       log.warn({ from: `${config.api.host}:${config.api.port}`, to: `${next.api.host}:${next.api.port}` }, 'api.listen changed: it takes a restart');
     }
     config = { ...next, stateDir: config.stateDir, api: { ...next.api, host: config.api.host, port: config.api.port } };
+    hosts = allowedHostsOf(config.api);
     const effective = config;
     fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
     notifier.reconfigure(effective);

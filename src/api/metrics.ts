@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Fleet } from '../reconcile/fleet.js';
 import { FleetMetrics } from '../reconcile/metrics.js';
+import { scoped } from './scopes.js';
 
 /**
  * `GET /metrics` for Prometheus: the fleet's metrics in the text format. It needs no token, whatever the API's
@@ -14,7 +15,7 @@ export function metricsRoute(fleet: Fleet): FastifyPluginAsyncZod {
     app.addHook('onClose', async () => metrics.close());
     app.get(
       '/metrics',
-      { schema: { summary: "Prometheus metrics (text format): runs, targets' status, source, queue, process", produces: ['text/plain'], response: { 200: z.string().describe('text/plain') } } },
+      { ...scoped('none', { anyHost: true }), schema: { summary: "Prometheus metrics (text format): runs, targets' status, source, queue, process", produces: ['text/plain'], response: { 200: z.string().describe('text/plain') } } },
       async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()),
     );
   };

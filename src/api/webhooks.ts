@@ -17,6 +17,7 @@ import {
   type WebhookProvider,
 } from '../source/index.js';
 import { errorSchema, webhookAnswerSchema } from './schemas.js';
+import { scoped } from './scopes.js';
 
 export const webhookPath = '/api/v1/webhooks/git';
 
@@ -51,6 +52,8 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
     scope.post(
       webhookPath,
       {
+        // No bearer token (contract note 13), and a git host's Host header names whatever it was given.
+        ...scoped('none', { anyHost: true }),
         bodyLimit: webhookBodyLimit,
         schema: {
           summary: 'push and pull-request events from GitHub, GitLab, Gitea/Forgejo, authenticated by their signature',
