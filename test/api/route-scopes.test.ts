@@ -126,6 +126,14 @@ describe('scopes belong to routes (contract note 20)', () => {
     }
   });
 
+  it("serves a run's log as text/plain with X-Content-Type-Options: nosniff (a log may hold anything a task printed)", async () => {
+    const answer = await fetch(`http://127.0.0.1:${port}/api/v1/runs/${runId}/log`, { headers: { authorization: `Bearer ${readToken}` } });
+    assert.equal(answer.status, 200);
+    assert.match(await answer.text(), /PLAY RECAP/);
+    assert.equal(answer.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(answer.headers.get('x-content-type-options'), 'nosniff');
+  });
+
   it('answers an unknown path 404, with or without a token', async () => {
     assert.equal((await send('GET', '/api/v1/nope')).status, 404);
     assert.equal((await send('GET', '/api/v1/nope', [['Authorization', `Bearer ${readToken}`]])).status, 404);

@@ -107,7 +107,12 @@ export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPl
       // The log is streamed as it is on disk; the schema documents it as the text it is.
       async (request, reply) => {
         const log = fleet.runLog(request.params.id, request.query.offset);
-        return reply.type('text/plain; charset=utf-8').header('x-log-size', String(log.size)).send(log.stream as never);
+        // The log's bytes are whatever the playbook printed: nosniff keeps a browser from running them as HTML or script.
+        return reply
+          .type('text/plain; charset=utf-8')
+          .header('x-content-type-options', 'nosniff')
+          .header('x-log-size', String(log.size))
+          .send(log.stream as never);
       },
     );
   };
