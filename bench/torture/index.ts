@@ -6,6 +6,7 @@ import { hungHost } from './hung-host.js';
 import { kill9 } from './kill9.js';
 import { sourceFaults } from './source-faults.js';
 import { triggerStorm } from './trigger-storm.js';
+import { urlSpelling } from './url-spelling.js';
 
 /** A scenario: its name (`--only`), what it proves (the test's name), and how to run it. */
 export type Scenario = { name: string; proves: string; run: (mode: Mode) => Promise<ScenarioResult> };
@@ -15,6 +16,11 @@ export const scenarios: readonly Scenario[] = [
     name: 'hostile-requests',
     proves: 'hostile requests over every route get no 5xx, restart nothing, queue nothing, and leave RSS bounded',
     run: hostileRequests,
+  },
+  {
+    name: 'url-spelling',
+    proves: 'no spelling of a route (percent-encoding, doubled slashes, dot segments, absolute form) answers data without its token',
+    run: urlSpelling,
   },
   { name: 'trigger-storm', proves: 'a storm of reconcile requests for one target gives at most 2 runs', run: triggerStorm },
   {
