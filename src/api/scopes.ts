@@ -63,8 +63,10 @@ export function enforceScopes(app: FastifyInstance, options: ScopeOptions): void
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const { scope, anyHost } = request.routeOptions.config;
     const allowed = options.allowedHosts?.();
-    if (allowed && !anyHost && !allowed.has(hostOfRequest(request))) {
-      return reply.code(421).send({ error: `this fleetcd does not answer to the host ${JSON.stringify(hostOfRequest(request))}: add it to api.allowedHosts` });
+    const host = hostOfRequest(request);
+    if (allowed && !anyHost && !allowed.has(host)) {
+      // The name is the caller's own text: cut short, quoted.
+      return reply.code(421).send({ error: `this fleetcd does not answer to the host ${JSON.stringify(host.slice(0, 100))}: add it to api.allowedHosts` });
     }
     if (scope === 'write') await tokens.write(request);
     else if (scope === 'read' && options.requireReadToken()) await tokens.read(request);
