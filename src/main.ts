@@ -2,6 +2,7 @@ import { loadConfig, type Config } from './config/index.js';
 import { messageOf } from './errors.js';
 import type { Logger } from './log.js';
 import { loadTokens } from './api/auth.js';
+import { allowedHostsOf } from './api/hosts.js';
 import { buildApi } from './api/server.js';
 import { ForgePoster } from './forge/index.js';
 import { checkSecretHeaders, Notifier } from './notify/index.js';
@@ -25,6 +26,7 @@ export type Daemon = {
 export async function startDaemon(initial: Config, log: Logger): Promise<Daemon> {
   let config = initial;
   let tokens = loadTokens(config.api);
+  let hosts = allowedHostsOf(config.api);
   checkSecretHeaders(config);
   const opened = await openFleet(config, log, 'serve');
   const { fleet, source, db } = opened;
@@ -40,6 +42,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     log,
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
+    allowedHosts: () => hosts,
     audit: new AuditLog(db),
     deliveries: new WebhookDeliveries(db),
     limits: config.api,
@@ -79,6 +82,7 @@ export async function startDaemon(initial: Config, log: Logger): Promise<Daemon>
     }
     const { host, port, timeouts, maxConnections } = config.api;
     config = { ...next, stateDir: config.stateDir, api: { ...next.api, host, port, timeouts, maxConnections } };
+    hosts = allowedHostsOf(config.api);
     const effective = config;
     fleet.reload(effective, () => new GitSource(effective.repository, effective.stateDir, { history: new SqliteSourceHistory(db), log }));
     notifier.reconfigure(effective);

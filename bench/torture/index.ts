@@ -8,6 +8,7 @@ import { replay } from './replay.js';
 import { slowClients } from './slow-clients.js';
 import { sourceFaults } from './source-faults.js';
 import { triggerStorm } from './trigger-storm.js';
+import { urlSpelling } from './url-spelling.js';
 
 /** A scenario: its name (`--only`), what it proves (the test's name), and how to run it. */
 export type Scenario = { name: string; proves: string; run: (mode: Mode) => Promise<ScenarioResult> };
@@ -24,6 +25,11 @@ export const scenarios: readonly Scenario[] = [
     run: slowClients,
   },
   { name: 'replay', proves: 'the same signed webhook delivery sent N times starts one fetch and one preview; the rest are duplicates', run: replay },
+  {
+    name: 'url-spelling',
+    proves: 'no spelling of a route (percent-encoding, doubled slashes, dot segments, absolute form) answers data without its token',
+    run: urlSpelling,
+  },
   { name: 'trigger-storm', proves: 'a storm of reconcile requests for one target gives at most 2 runs', run: triggerStorm },
   {
     name: 'source-faults',

@@ -3,6 +3,7 @@ import type { Metric } from 'prom-client';
 import { z } from 'zod';
 import type { Fleet } from '../reconcile/fleet.js';
 import { FleetMetrics } from '../reconcile/metrics.js';
+import { scoped } from './scopes.js';
 
 /**
  * `GET /metrics` for Prometheus: the fleet's metrics in the text format. It needs no token, whatever the API's
@@ -17,7 +18,7 @@ export function metricsRoute(fleet: Fleet, apiMetrics: readonly Metric[] = []): 
     app.addHook('onClose', async () => metrics.close());
     app.get(
       '/metrics',
-      { schema: { summary: "Prometheus metrics (text format): runs, targets' status, source, queue, process", produces: ['text/plain'], response: { 200: z.string().describe('text/plain') } } },
+      { ...scoped('none', { anyHost: true }), schema: { summary: "Prometheus metrics (text format): runs, targets' status, source, queue, process", produces: ['text/plain'], response: { 200: z.string().describe('text/plain') } } },
       async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()),
     );
   };

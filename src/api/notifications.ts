@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FleetError } from '../errors.js';
 import { deliverySchema, type Delivery } from '../notify/index.js';
 import { errorSchema, pageLimit } from './schemas.js';
+import { scoped } from './scopes.js';
 
 /** Where the deliveries are read from (the daemon's Notifier). */
 export type NotificationLog = { recent(limit: number): Delivery[] };
@@ -17,6 +18,7 @@ export function notificationRoutes(log: NotificationLog | undefined): FastifyPlu
     app.get(
       '/api/v1/notifications',
       {
+        ...scoped('read'),
         schema: {
           summary: 'notification deliveries, newest first: event, receiver, attempts, outcome',
           querystring: notificationsQuery,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { apiLimitDefaults, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Fleet } from '../reconcile/fleet.js';
-import { requireToken, type ApiToken } from './auth.js';
+import type { ApiToken } from './auth.js';
 import { recordStateChanges } from './audit.js';
 import { type AuditLog } from '../store/audit.js';
 import type { WebhookDeliveries } from '../store/webhook-deliveries.js';
@@ -19,6 +19,8 @@ import { countUnauthorized } from './refusals.js';
 import { readRoutes } from './routes/read.js';
 import { previewRoutes } from './routes/previews.js';
 import { writeRoutes } from './routes/write.js';
+import { scoped, enforceScopes } from './scopes.js';
+import type { AllowedHosts } from './hosts.js';
 import { serializerCompiler, validatorCompiler } from './validation.js';
 import { registerPage } from './static.js';
 import { registerWebhooks } from './webhooks.js';
@@ -28,8 +30,10 @@ export type ApiOptions = {
   log: Logger;
   /** The tokens the API accepts now (read again after a config reload); without one, POSTs are refused. */
   tokens: () => readonly ApiToken[];
-  /** With `api.requireReadToken`, every GET of the API needs a read or write token. */
+  /** With `api.requireReadToken`, every route of scope `read` needs a read or write token. */
   requireReadToken?: () => boolean;
+  /** The Host names the API answers to (others get 421, against DNS rebinding); absent, any. */
+  allowedHosts?: () => AllowedHosts;
   /** Where state-changing requests are recorded (GET /api/v1/audit shows them). */
   audit?: AuditLog;
   /** Where notification deliveries are read (GET /api/v1/notifications); absent, that route answers 404. */
@@ -74,6 +78,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.server.maxConnections = (options.limits ?? apiLimitDefaults).maxConnections;
   logRequests(app, options.log);
   const unauthorized = countUnauthorized(app, options.log);
+  enforceScopes(app, { tokens: options.tokens, requireReadToken: options.requireReadToken ?? (() => false), allowedHosts: options.allowedHosts });
   parseJsonBodies(app);
   const declared: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', declared);
@@ -130,22 +135,18 @@ function logRequests(app: FastifyInstance, log: Logger): void {
 function routes(options: ApiOptions, unauthorized: Metric): FastifyPluginAsyncZod {
   const { fleet } = options;
   return async (app) => {
-    const read = requireToken(options.tokens, 'read');
-    // GETs of the API need a token only when the config says so; /healthz, /metrics and the page never do.
-    app.addHook('onRequest', async (request) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD') return;
-      if (options.requireReadToken?.() && request.url.startsWith('/api/v1/')) await read(request);
-    });
     if (options.audit) recordStateChanges(app, options.audit);
 
-    app.get(openApiPath, { schema: { hide: true } }, async () => app.swagger());
+    app.get(openApiPath, { ...scoped('read'), schema: { hide: true } }, async () => app.swagger());
 
-    app.get('/healthz', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+    app.get('/healthz', { ...scoped('none', { anyHost: true }), schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({
+      status: 'ok' as const,
+    }));
 
     void app.register(metricsRoute(fleet, [unauthorized]));
     await app.register(readRoutes(fleet, options.audit));
-    await app.register(writeRoutes(fleet, options.tokens));
-    await app.register(previewRoutes(fleet, options.tokens));
+    await app.register(writeRoutes(fleet));
+    await app.register(previewRoutes(fleet));
     await app.register(notificationRoutes(options.notifications));
     registerWebhooks(app, { fleet, repository: options.repository ?? (() => undefined), previews: options.previews, log: options.log, deliveries: options.deliveries });
   };

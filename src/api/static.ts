@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { scopePluginRoutes } from './scopes.js';
 
 /** Where `npm run build` puts the page: dist/web, next to this module's dist/api. */
 export const pageDir = fileURLToPath(new URL('../web/', import.meta.url));
@@ -30,6 +31,8 @@ const pagePolicy = [
  */
 export async function registerPage(app: FastifyInstance, options: { root?: string } = {}): Promise<void> {
   const root = options.root ?? pageDir;
+  // The page and its files are public (the page asks for a token when the API wants one).
+  scopePluginRoutes(app, 'none');
   if (!existsSync(join(root, 'index.html'))) {
     app.get('/', { schema: { hide: true } }, async (_request, reply) =>
       reply.code(404).send({ error: 'the web page is not built: run npm run build' }),

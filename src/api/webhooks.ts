@@ -19,6 +19,7 @@ import {
 } from '../source/index.js';
 import type { WebhookDeliveries } from '../store/webhook-deliveries.js';
 import { errorSchema, webhookAnswerSchema } from './schemas.js';
+import { scoped } from './scopes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,6 +67,8 @@ export function registerWebhooks(app: Parameters<FastifyPluginAsyncZod>[0], opti
     scope.post(
       webhookPath,
       {
+        // No bearer token (contract note 13), and a git host's Host header names whatever it was given.
+        ...scoped('none', { anyHost: true }),
         bodyLimit: webhookBodyLimit,
         schema: {
           summary: 'push and pull-request events from GitHub, GitLab, Gitea/Forgejo, authenticated by their signature',

@@ -25,6 +25,8 @@ export class ApiClient {
   constructor(
     readonly baseUrl: string,
     private readonly token?: string,
+    /** Added to a 401's message: where the token came from, or how to give one. */
+    private readonly unauthorizedHint?: string,
   ) {}
 
   async get<T>(path: string): Promise<T> {
@@ -55,6 +57,7 @@ export class ApiClient {
     }
     if (response.ok) return response;
     const payload = (await response.json().catch(() => ({}))) as { error?: string };
-    throw new ApiError(response.status, payload.error ?? `${method} ${path}: HTTP ${response.status}`);
+    const message = payload.error ?? `${method} ${path}: HTTP ${response.status}`;
+    throw new ApiError(response.status, response.status === 401 && this.unauthorizedHint ? `${message}; ${this.unauthorizedHint}` : message);
   }
 }

@@ -6,7 +6,10 @@ import type { Look } from './render/run.js';
 import { styleFor } from './render/style.js';
 
 /** The options every verb accepts (before or after the verb). */
-export type GlobalOptions = { config?: string; server?: string; api?: string };
+export type GlobalOptions = { config?: string; server?: string; api?: string; tokenFile?: string };
+
+/** A token and where it came from, so a refusal can say which one the daemon refused. */
+type FoundToken = { value: string; from: string };
 
 /**
  * What a verb needs from its surroundings, each part read only when the verb asks for it: the config (so
@@ -39,9 +42,18 @@ export class Cli {
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
-  /** A client of the daemon; `write` verbs carry the token ($FLEETCD_TOKEN, else the config's api.tokenFile). */
+  /**
+   * A client of the daemon. Every verb sends the token when it finds one (--token-file, else $FLEETCD_TOKEN,
+   * else the config's api.tokenFile): a daemon with api.requireReadToken wants it for reads too. A `write`
+   * verb without one fails before asking; a read asks without, and a 401 then says where a token would come from.
+   */
   client(write = false): ApiClient {
-    return new ApiClient(this.server(), write ? this.token() : undefined);
+    const found = write ? { token: this.token() } : this.readToken();
+    const hint = found.token
+      ? `the daemon refused the token from ${found.token.from}`
+      : 'this daemon wants a token to read (api.requireReadToken): pass --token-file <file>, set $FLEETCD_TOKEN, or set api.tokenFile ' +
+        `in the config${found.problem ? ` (${found.problem})` : ''}`;
+    return new ApiClient(this.server(), found.token?.value, hint);
   }
 
   /** How output looks now: colour only on a terminal without NO_COLOR. */
@@ -66,20 +78,44 @@ export class Cli {
     return this.options.server ?? this.options.api ?? (this.env.FLEETCD_SERVER || undefined) ?? (this.env.FLEETCD_API || undefined);
   }
 
-  private token(): string {
-    if (this.env.FLEETCD_TOKEN) return this.env.FLEETCD_TOKEN;
+  private token(): FoundToken {
+    const given = this.givenToken();
+    if (given) return given;
     let config: Config;
     try {
       config = this.config();
     } catch (error) {
-      throw new FleetError('config', `this verb needs the API token: set $FLEETCD_TOKEN, or api.tokenFile in a readable config (${messageOf(error)})`, {
+      throw new FleetError('config', `this verb needs the API token: pass --token-file, set $FLEETCD_TOKEN, or api.tokenFile in a readable config (${messageOf(error)})`, {
         cause: error,
       });
     }
     if (!config.api.tokenFile) {
-      throw new FleetError('config', `this verb needs the API token: set $FLEETCD_TOKEN, or api.tokenFile in ${config.file}`);
+      throw new FleetError('config', `this verb needs the API token: pass --token-file, set $FLEETCD_TOKEN, or api.tokenFile in ${config.file}`);
     }
-    return readSecretFile(config.api.tokenFile, 'api.tokenFile');
+    return { value: readSecretFile(config.api.tokenFile, 'api.tokenFile'), from: `api.tokenFile (${config.api.tokenFile})` };
+  }
+
+  /**
+   * The token a read sends: the same sources, but a config that cannot be read, names no token file, or whose
+   * token file this user may not read means none (reads worked without one before api.requireReadToken, as for a
+   * user who may read the config but not the root-only token); the problem goes into the 401's message.
+   */
+  private readToken(): { token?: FoundToken; problem?: string } {
+    const given = this.givenToken();
+    if (given) return { token: given };
+    try {
+      const { tokenFile } = this.config().api;
+      return tokenFile ? { token: { value: readSecretFile(tokenFile, 'api.tokenFile'), from: `api.tokenFile (${tokenFile})` } } : {};
+    } catch (error) {
+      return { problem: messageOf(error) };
+    }
+  }
+
+  /** --token-file, else $FLEETCD_TOKEN: what the person gave for this call, before any config. */
+  private givenToken(): FoundToken | undefined {
+    if (this.options.tokenFile) return { value: readSecretFile(this.options.tokenFile, '--token-file'), from: `--token-file (${this.options.tokenFile})` };
+    if (this.env.FLEETCD_TOKEN) return { value: this.env.FLEETCD_TOKEN.trim(), from: '$FLEETCD_TOKEN' };
+    return undefined;
   }
 }
 

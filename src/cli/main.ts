@@ -22,7 +22,8 @@ function program(): Command {
     .exitOverride()
     .addOption(new Option('--config <file>', 'the config file (else $FLEETCD_CONFIG, else /etc/fleetcd/fleetcd.yaml)'))
     .addOption(new Option('--server <url>', "the daemon to talk to (else $FLEETCD_SERVER, else the config's api.listen)"))
-    .addOption(new Option('--api <url>', 'the older name of --server (and $FLEETCD_API of $FLEETCD_SERVER)'));
+    .addOption(new Option('--api <url>', 'the older name of --server (and $FLEETCD_API of $FLEETCD_SERVER)'))
+    .addOption(new Option('--token-file <file>', "the API token's file (else $FLEETCD_TOKEN, else the config's api.tokenFile)"));
   root
     .command('serve')
     .summary('run the daemon')
@@ -37,9 +38,9 @@ function program(): Command {
   root.addHelpText(
     'after',
     `
-The verbs that talk to the daemon need no config when --server is given; the POSTs among them take the
-API token from $FLEETCD_TOKEN, else from the config's api.tokenFile. Colour only on a terminal, never
-with NO_COLOR set.
+The verbs that talk to the daemon need no config when --server is given. They send the API token from
+--token-file, else $FLEETCD_TOKEN, else the config's api.tokenFile: the POSTs always need it, reads when
+the daemon has api.requireReadToken. Colour only on a terminal, never with NO_COLOR set.
 
 Exit codes: 0 success (in sync); 2 drift left (check, apply, reconcile --wait); 1 failure or error;
 78 an invalid config for serve. \`fleetcd <verb> --help\` says more.`,

@@ -25,6 +25,7 @@ const expected = {
   mapping: 'must be a mapping',
   list: 'must be a list',
   listen: 'must be host:port with a port from 0 to 65535, like 127.0.0.1:9110 or [::1]:9110',
+  allowedHost: 'must be a host name or IP address without a port, like fleetcd.example.com, 10.0.0.5 or [fd00::1], or * for any host',
   repoPath: 'must be a relative path inside the repository, without .. segments',
   targetName: 'must be a target name: letters, digits, _ . - and starting with a letter or digit',
   varName: 'must be a variable name: letters, digits and _, not starting with a digit',
@@ -289,6 +290,9 @@ function apiTimeoutsSchema() {
     .transform(({ headers, request, keepAlive }) => ({ headersMs: headers, requestMs: request, keepAliveMs: keepAlive }));
 }
 
+/** `*`, a bracketed IPv6 address, or a DNS name / IPv4 address (labels of letters, digits and inner hyphens). */
+const allowedHostPattern = /^(?:\*|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)$/;
+
 function apiSchema(configDir: string) {
   const file = hostFile(configDir);
   return mapping({
@@ -303,6 +307,8 @@ function apiSchema(configDir: string) {
     ).default([]),
     requireReadToken: flag().default(false),
     publicUrl: z.url({ error: 'must be an http(s) URL like https://fleetcd.example.com' }).optional(),
+    /** Host names the API answers to besides the defaults (src/api/hosts.ts); `*`: any. */
+    allowedHosts: list(z.string({ error: expected.allowedHost }).regex(allowedHostPattern, { error: expected.allowedHost })).optional(),
     tls: mapping({ certFile: file, keyFile: file }).optional(),
     timeouts: nullAsAbsent(apiTimeoutsSchema().prefault({})),
     /** Open connections beyond this are dropped at once: 200 slow clients must not take the daemon's file descriptors. */

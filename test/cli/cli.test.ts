@@ -213,7 +213,7 @@ describe('fleetcd CLI against a running daemon', () => {
     assert.equal(runCli('runs', '--api', base, '--config', missing).code, 0);
     const noToken = runCli({ env: { FLEETCD_TOKEN: undefined } }, 'cancel', '999999', '--server', base, '--config', missing);
     assert.equal(noToken.code, 1);
-    assert.match(noToken.err, /^fleetcd: this verb needs the API token: set \$FLEETCD_TOKEN/);
+    assert.match(noToken.err, /^fleetcd: this verb needs the API token: pass --token-file, set \$FLEETCD_TOKEN/);
     const withToken = runCli({ env: { FLEETCD_TOKEN: 'cli-test-token' } }, 'cancel', '999999', '--server', base, '--config', missing);
     assert.deepEqual([withToken.code, withToken.err], [1, 'fleetcd: no run with id 999999\n'], 'the daemon took the token and answered');
   });

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadTokens } from '../../src/api/auth.js';
+import { allowedHostsOf } from '../../src/api/hosts.js';
 import { buildApi } from '../../src/api/server.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { WebhookDeliveries } from '../../src/store/webhook-deliveries.js';
@@ -74,11 +75,13 @@ export async function makeFleet(files: Record<string, string> | undefined, optio
   const opened = await openFleet(config, log, 'test');
   const { fleet, stores, source, db } = opened;
   const tokens = loadTokens(config.api);
+  const allowedHosts = allowedHostsOf(config.api);
   const api = buildApi({
     fleet,
     log,
     tokens: () => tokens,
     requireReadToken: () => config.api.requireReadToken,
+    allowedHosts: () => allowedHosts,
     audit: new AuditLog(db),
     deliveries: new WebhookDeliveries(db),
     repository: () => config.repository,

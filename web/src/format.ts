@@ -27,6 +27,22 @@ export const isLive = (status: RunSummary['status']): boolean => status === 'que
 
 export const shortSha = (sha: string): string => sha.slice(0, 8);
 
+/**
+ * A URL from outside data (a pull request's `html_url` in a webhook delivery) as an href, or undefined when it
+ * is no absolute http(s) URL: `javascript:`, `data:` and the like must never become a link. Parsed the way the
+ * browser will parse the href (leading blanks and control characters dropped, scheme in any case).
+ */
+export function webLink(url: string | null | undefined): string | undefined {
+  if (!url) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : undefined;
+}
+
 /** "12 s ago", "5 min ago", "in 3 h": coarse on purpose; the exact time is in the element's title. */
 export function relative(iso: string, now: number): string {
   const ms = Date.parse(iso);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Fleet } from '../../reconcile/fleet.js';
 import { previewSummarySchema, previewViewSchema } from '../../reconcile/previews.js';
-import { requireToken, type ApiToken } from '../auth.js';
+import { scoped } from '../scopes.js';
 import { cancelSchema, errors, idParams, pageLimit } from '../schemas.js';
 import { actorOf } from './write.js';
 
@@ -19,9 +19,10 @@ const previewBody = z.strictObject({
 });
 
 /** Previews: a check of any revision against the live fleet, and its plan per target. */
-export function previewRoutes(fleet: Fleet, tokens: () => readonly ApiToken[]): FastifyPluginAsyncZod {
+export function previewRoutes(fleet: Fleet): FastifyPluginAsyncZod {
   return async (app) => {
-    const write = { onRequest: requireToken(tokens, 'write') };
+    const write = scoped('write');
+    const read = scoped('read');
     const security = [{ bearer: [] }];
 
     app.post(
@@ -43,13 +44,13 @@ export function previewRoutes(fleet: Fleet, tokens: () => readonly ApiToken[]): 
 
     app.get(
       '/api/v1/previews',
-      { schema: { summary: 'recent previews, newest first', querystring: z.object({ limit: pageLimit }), response: { 200: z.object({ previews: z.array(previewSummarySchema) }), ...errors } } },
+      { ...read, schema: { summary: 'recent previews, newest first', querystring: z.object({ limit: pageLimit }), response: { 200: z.object({ previews: z.array(previewSummarySchema) }), ...errors } } },
       async (request) => ({ previews: fleet.previews.list(request.query.limit) }),
     );
 
     app.get(
       '/api/v1/previews/:id',
-      { schema: { summary: 'a preview: per target, what the revision would change, the drift already there, unverified tasks, failures', params: idParams, response: { 200: previewViewSchema, ...errors } } },
+      { ...read, schema: { summary: 'a preview: per target, what the revision would change, the drift already there, unverified tasks, failures', params: idParams, response: { 200: previewViewSchema, ...errors } } },
       async (request) => fleet.previews.view(request.params.id),
     );
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { FleetError } from '../../errors.js';
 import type { Fleet } from '../../reconcile/fleet.js';
 import { auditEntrySchema, type AuditLog } from '../../store/audit.js';
+import { scoped } from '../scopes.js';
 import {
   auditQuery,
   errors,
@@ -24,25 +25,27 @@ import {
 /** The read routes: the fleet, its targets, hosts, runs and logs, the source, the audit log. */
 export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPluginAsyncZod {
   return async (app) => {
-    app.get('/api/v1/status', { schema: { summary: 'the fleet: revision, source, every target', response: { 200: statusViewSchema } } }, async () =>
+    const read = scoped('read');
+    app.get('/api/v1/status', { ...read, schema: { summary: 'the fleet: revision, source, every target', response: { 200: statusViewSchema } } }, async () =>
       fleet.status(),
     );
 
     app.get(
       '/api/v1/source',
-      { schema: { summary: 'the watched repository and the tips seen', querystring: sourceQuery, response: { 200: sourceViewSchema, ...errors } } },
+      { ...read, schema: { summary: 'the watched repository and the tips seen', querystring: sourceQuery, response: { 200: sourceViewSchema, ...errors } } },
       async (request) => fleet.sourceView(request.query.limit),
     );
 
     app.get(
       '/api/v1/targets/:name',
-      { schema: { summary: 'one target with its hosts', params: nameParams, response: { 200: targetDetailSchema, ...errors } } },
+      { ...read, schema: { summary: 'one target with its hosts', params: nameParams, response: { 200: targetDetailSchema, ...errors } } },
       async (request) => fleet.target(request.params.name),
     );
 
     app.get(
       '/api/v1/audit',
       {
+        ...read,
         schema: {
           summary: 'state-changing requests, newest first: who, when, what, and the answer',
           querystring: auditQuery,
@@ -57,13 +60,13 @@ export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPl
 
     app.get(
       '/api/v1/hosts/:name',
-      { schema: { summary: 'one host across targets: status, newest changes and failures, runs', params: nameParams, response: { 200: hostPageSchema, ...errors } } },
+      { ...read, schema: { summary: 'one host across targets: status, newest changes and failures, runs', params: nameParams, response: { 200: hostPageSchema, ...errors } } },
       async (request) => fleet.host(request.params.name),
     );
 
     app.get(
       '/api/v1/runs',
-      { schema: { summary: 'runs, newest first', querystring: runsQuery, response: { 200: runListSchema, ...errors } } },
+      { ...read, schema: { summary: 'runs, newest first', querystring: runsQuery, response: { 200: runListSchema, ...errors } } },
       async (request) => {
         const { target, limit, before } = request.query;
         return { runs: fleet.runs({ target, limit, beforeId: before }) };
@@ -72,13 +75,14 @@ export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPl
 
     app.get(
       '/api/v1/runs/:id',
-      { schema: { summary: 'one run: hosts, changes with diffs, failures', params: idParams, response: { 200: runDetailSchema, ...errors } } },
+      { ...read, schema: { summary: 'one run: hosts, changes with diffs, failures', params: idParams, response: { 200: runDetailSchema, ...errors } } },
       async (request) => fleet.run(request.params.id),
     );
 
     app.get(
       '/api/v1/runs/:id/events',
       {
+        ...read,
         schema: {
           summary: 'every host × task result of a run, paged',
           params: idParams,
@@ -92,6 +96,7 @@ export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPl
     app.get(
       '/api/v1/runs/:id/log',
       {
+        ...read,
         schema: {
           summary: "Ansible's plain output of a run; `offset` skips bytes already read (follow a running run)",
           params: idParams,
@@ -102,7 +107,12 @@ export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPl
       // The log is streamed as it is on disk; the schema documents it as the text it is.
       async (request, reply) => {
         const log = fleet.runLog(request.params.id, request.query.offset);
-        return reply.type('text/plain; charset=utf-8').header('x-log-size', String(log.size)).send(log.stream as never);
+        // The log's bytes are whatever the playbook printed: nosniff keeps a browser from running them as HTML or script.
+        return reply
+          .type('text/plain; charset=utf-8')
+          .header('x-content-type-options', 'nosniff')
+          .header('x-log-size', String(log.size))
+          .send(log.stream as never);
       },
     );
   };

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Fleet } from '../../reconcile/fleet.js';
-import { requireToken, type ApiToken } from '../auth.js';
+import { scoped } from '../scopes.js';
 import {
   cancelSchema,
   errors,
@@ -20,9 +20,9 @@ export function actorOf(request: FastifyRequest): string {
 }
 
 /** The write routes: reconcile, cancel, suspend, resume, rollback. Each needs a write token. */
-export function writeRoutes(fleet: Fleet, tokens: () => readonly ApiToken[]): FastifyPluginAsyncZod {
+export function writeRoutes(fleet: Fleet): FastifyPluginAsyncZod {
   return async (app) => {
-    const write = { onRequest: requireToken(tokens, 'write') };
+    const write = scoped('write');
     const security = [{ bearer: [] }];
 
     app.post(

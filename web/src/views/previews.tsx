@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type GateResult, type PreviewSummary, type PreviewTarget, type PreviewView as Preview } from '../api.js';
 import { ChangeList } from '../diff.js';
-import { isLive, plural } from '../format.js';
+import { isLive, plural, webLink } from '../format.js';
 import { links, usePoll } from '../hooks.js';
 import { ErrorNote, FailureTable, Loading, RunBadge, Sha, TableBox, Time, UnverifiedTable } from '../ui.js';
 import { Heading, OutcomeNote, useAction } from './common.js';
@@ -147,8 +147,9 @@ function PreviewTable({ previews }: { previews: PreviewSummary[] }) {
 /** The forge's link, when it is a web address (the URL came in a webhook delivery: nothing else is a link). */
 function PullRequestLink({ pr }: { pr: NonNullable<PreviewSummary['pullRequest']> }) {
   const text = `${pr.repository}#${pr.number}`;
-  return pr.url && /^https?:\/\//i.test(pr.url) ? (
-    <a href={pr.url} rel="noreferrer noopener" target="_blank">
+  const href = webLink(pr.url);
+  return href ? (
+    <a href={href} rel="noreferrer noopener" target="_blank">
       {text}
       <span class="visually-hidden"> (on {pr.provider}, opens in a new tab)</span>
     </a>
