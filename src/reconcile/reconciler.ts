@@ -308,10 +308,13 @@ export class Reconciler {
     // and so does any requirements install.
     for (const reconcile of this.queue.jobs()) if (!reconcile.executing) this.stop(reconcile, 'shutdown');
     this.revisions.stop();
+    // Gates are stopped now, like requirements installs: the grace is for ansible-playbook processes.
+    const gates = this.policyGates.stop();
     const timer = setTimeout(() => {
       for (const reconcile of this.queue.jobs()) this.stop(reconcile, 'shutdown');
     }, graceMs);
     await this.idle();
+    await gates;
     clearTimeout(timer);
     await this.deps.runner().closeControlMasters();
   }

@@ -7,7 +7,8 @@ import { messageOf } from '../errors.js';
 import { ansibleArgv, type RunSpec } from './argv.js';
 import { parseEventLine, type AnsibleEvent } from './events.js';
 import { forEachLine } from './lines.js';
-import { processStartTicks, signalGroup } from './process-identity.js';
+import { GroupSupervisor } from './process-group.js';
+import { processStartTicks } from './process-identity.js';
 import { neverStarted, spawnFailure } from './spawn-error.js';
 import { WarningCollector } from './warnings.js';
 
@@ -67,27 +68,11 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   const pgid = child.pid;
   // Set before Ansible forks its workers, which inherit it.
   if (pgid && options.nice) setPriorityOf(pgid, options.nice);
-  let timedOut = false;
-  let cancelled = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const stopGroup = (): void => {
-    signalGroup(pgid, 'SIGTERM');
-    killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), options.killGraceMs);
-  };
+  const group = new GroupSupervisor(pgid, options);
   log.on('error', (error) => {
     logError ??= `cannot write the run log ${options.logFile}: ${messageOf(error)}`;
-    stopGroup();
+    group.stop();
   });
-  const timeout = setTimeout(() => {
-    timedOut = true;
-    stopGroup();
-  }, options.timeoutMs);
-  const onAbort = (): void => {
-    cancelled = true;
-    stopGroup();
-  };
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
   if (pgid) options.onSpawn?.(pgid, processStartTicks(pgid));
 
   const writeLog = (chunk: Buffer): void => {
@@ -112,18 +97,15 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   const result = await child;
   await Promise.all([events.catch(() => undefined), stderrLines.catch(() => undefined)]);
   warnings.flush();
-  clearTimeout(timeout);
-  if (killTimer) clearTimeout(killTimer);
-  options.signal?.removeEventListener('abort', onAbort);
   // Whatever Ansible left in its group (workers, ssh clients) goes with it.
-  signalGroup(pgid, 'SIGKILL');
+  group.end();
   log.end();
   if (!log.closed) await once(log, 'close').catch(() => undefined);
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    timedOut,
-    cancelled,
+    timedOut: group.timedOut,
+    cancelled: group.cancelled,
     stderrTail: stderrTail.trim(),
     warnings: warnings.warnings,
     startError: pgid && !neverStarted(result) ? null : spawnFailure('ansible-playbook', result, options.env, spec.cwd),

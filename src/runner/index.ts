@@ -16,6 +16,7 @@ export type { GateOutcome } from './gate.js';
 export type { InstalledRequirements } from './requirements.js';
 export { parseEventLine, toTaskResult, toHostRecaps, type AnsibleEvent } from './events.js';
 export { killOrphanGroup } from './process-identity.js';
+export { killLiveGroups } from './process-group.js';
 export { checkInventory, countHosts, syntaxCheck, validationEnv, type Validation, type Vault } from './validate.js';
 
 export type RunOptions = {
@@ -99,7 +100,7 @@ export class Runner {
   async runGate(cwd: string, command: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<GateOutcome> {
     const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir: this.controlPathDir('gates'), localTempDir: join(this.workDir, 'tmp') }, readRepoAnsibleCfg(cwd));
     // A linter's colours are noise in the output kept with the result.
-    return runGateProgram(cwd, command, { ...env, NO_COLOR: '1', TERM: 'dumb' }, timeoutMs, signal);
+    return runGateProgram(cwd, command, { ...env, NO_COLOR: '1', TERM: 'dumb' }, { timeoutMs, killGraceMs: this.killGraceMs }, signal);
   }
 
   /**
