@@ -71,6 +71,12 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
     tasks.add(result);
     countInto(tally, result);
   };
+  // A line that fits no event is skipped and counted; the first of a run is logged, the rest only counted.
+  let malformedEvents = 0;
+  const onMalformedEvent = (head: string): void => {
+    malformedEvents += 1;
+    if (malformedEvents === 1) ctx.log.warn({ runId: run.id, target: target.name, line: head }, 'a malformed line on the event pipe was skipped (further ones in this run are only counted)');
+  };
   const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;
   const logFile = runLogFile(config.stateDir, run.id);
   try {
@@ -101,15 +107,16 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
         factCacheTimeoutMs: target.policy.intervalMs,
         onSpawn: (pgid, startTicks) => store.recordProcess(run.id, pgid, startTicks),
         onEvent,
+        onMalformedEvent,
       },
     );
     const end = { outcome, abortReason: run.signal?.reason, recapHosts: stats?.size };
     const status = runStatusOf(end);
     const error = runErrorOf(end, status, timeoutMs, relative(revision.root, target.inventory));
-    return { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally, warnings: outcome.warnings };
+    return { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally, warnings: outcome.warnings, malformedEvents };
   } catch (error) {
     ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'run could not execute');
-    return { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally };
+    return { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally, malformedEvents };
   } finally {
     // Every result is on record before the run's end is.
     tasks.flush();

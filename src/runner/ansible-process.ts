@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { messageOf } from '../errors.js';
 import { ansibleArgv, type RunSpec } from './argv.js';
-import { parseEventLine, type AnsibleEvent } from './events.js';
+import { headOf, parseEventLine, type AnsibleEvent } from './events.js';
 import { forEachLine } from './lines.js';
 import { GroupSupervisor } from './process-group.js';
 import { processStartTicks } from './process-identity.js';
@@ -24,6 +24,8 @@ export type ProcessOptions = {
   /** Called once the process runs, with its process group and its leader's start time (crash recovery). */
   onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
+  /** A line on the event pipe that fits no event's schema (or is over the line cap): its first 200 bytes. */
+  onMalformedEvent?: (head: string) => void;
 };
 
 export type ProcessOutcome = {
@@ -88,10 +90,16 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   const stderrLines = child.stderr ? forEachLine(child.stderr, stderrLineCap, (line) => warnings.push(line)) : Promise.resolve();
   const eventStream = child.stdio[3] as Readable | undefined;
   const events = eventStream
-    ? forEachLine(eventStream, eventLineCap, (line) => {
-        const event = parseEventLine(line);
-        if (event) options.onEvent(event);
-      })
+    ? forEachLine(
+        eventStream,
+        eventLineCap,
+        (line) => {
+          const event = parseEventLine(line);
+          if (event) options.onEvent(event);
+          else options.onMalformedEvent?.(headOf(line));
+        },
+        (head) => options.onMalformedEvent?.(headOf(head)),
+      )
     : Promise.resolve();
 
   const result = await child;

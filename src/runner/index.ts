@@ -34,6 +34,8 @@ export type RunOptions = {
   /** The process group of the run and its leader's start time, once it runs. */
   onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
+  /** A line on the event pipe that fits no event's schema: its first 200 bytes (the run counts and skips it). */
+  onMalformedEvent?: (head: string) => void;
 };
 
 /** The Ansible settings the runner applies to every run: SSH reuse, the fact cache, a lower CPU priority. */
@@ -86,6 +88,7 @@ export class Runner {
           signal: options.signal,
           onSpawn: options.onSpawn,
           onEvent: options.onEvent,
+          onMalformedEvent: options.onMalformedEvent,
         },
       );
       // A stopped run may leave SSH masters (they detach into their own session): close them too.
