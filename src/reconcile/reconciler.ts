@@ -8,6 +8,7 @@ import type { RunStore } from '../store/runs.js';
 import type { Control, TargetStore } from '../store/targets.js';
 import type { RunResult, RunSummary, Trigger } from '../store/types.js';
 import { executeRun } from './execute-run.js';
+import { writeRunRecord } from './record-writes.js';
 import type { FleetEvents } from './events.js';
 import { targetStatusOf } from './status.js';
 import { Controls } from './controls.js';
@@ -323,7 +324,7 @@ export class Reconciler {
   private finishRun(runId: number, result: RunResult): void {
     const row = this.deps.store.row(runId);
     const before = row ? targetStatusOf(this.deps.targets.record(row.target).lastConclusive) : 'unknown';
-    const written = this.deps.store.finish(runId, result);
+    const written = writeRunRecord(runId, 'record its end', () => this.deps.store.finish(runId, result));
     if (written) this.shared = undefined;
     if (!written || !row || row.preview_id !== null) return;
     const after = targetStatusOf(this.deps.targets.record(row.target).lastConclusive);
