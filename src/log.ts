@@ -21,4 +21,17 @@ export function createLogger(level: string = process.env.FLEETCD_LOG_LEVEL ?? 'i
   return pino(options, pino.destination({ fd: 2, sync: false }));
 }
 
+/**
+ * Writes what the logger still buffers, now: a process about to exit (crash.ts) must not lose its last line,
+ * the one that says why. A logger whose stream cannot flush synchronously is left as it is.
+ */
+export function flushLogSync(log: Logger): void {
+  const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // Not ready or already closed: nothing more can be done on the way out.
+  }
+}
+
 export type { Logger };

@@ -4,6 +4,7 @@ import { hostileRepo } from './hostile-repo.js';
 import { hostileRequests } from './hostile-requests.js';
 import { hungHost } from './hung-host.js';
 import { kill9 } from './kill9.js';
+import { malformedEvents } from './malformed-events.js';
 import { replay } from './replay.js';
 import { slowClients } from './slow-clients.js';
 import { sourceFaults } from './source-faults.js';
@@ -41,6 +42,11 @@ export const scenarios: readonly Scenario[] = [
     name: 'hostile-repo',
     proves: 'hostile repository content is refused or handled within bounded memory while the daemon keeps answering',
     run: hostileRepo,
+  },
+  {
+    name: 'malformed-events',
+    proves: 'malformed lines on the event pipe are counted and skipped: the daemon lives, runs keep their outcome, nothing is left',
+    run: malformedEvents,
   },
   {
     name: 'kill9',

@@ -9,7 +9,7 @@ import { registerValidate } from './commands/validate.js';
 import { registerWriteVerbs } from './commands/write.js';
 import { verb } from './context.js';
 import { errorText } from './commands/options.js';
-import { exitCodes } from './outcome.js';
+import { exitCodes, stateUmask } from './outcome.js';
 
 /** `fleetcd`: the daemon (`serve`) and the CLI of its API, wired with commander. */
 function program(): Command {
@@ -28,7 +28,7 @@ function program(): Command {
     .command('serve')
     .summary('run the daemon')
     .description('run the daemon: fetch the repository, check and apply on schedule, serve the API and the status page')
-    .addHelpText('after', '\nSIGTERM or SIGINT stop it gracefully, SIGHUP reloads the config.\n\nExit codes:\n  0   stopped by a signal\n  78  the config is invalid (EX_CONFIG: systemd does not restart it)\n  1   any other error')
+    .addHelpText('after', '\nSIGTERM or SIGINT stop it gracefully, SIGHUP reloads the config.\n\nExit codes:\n  0   stopped by a signal\n  78  the config is invalid (EX_CONFIG: systemd does not restart it)\n  70  a crash: the record could not be written, or an uncaught error (systemd restarts it)\n  1   any other error')
     .action(verb((cli) => serve(cli.configFile)));
   registerReadVerbs(root);
   registerWriteVerbs(root);
@@ -50,9 +50,12 @@ Exit codes: 0 success (in sync); 2 drift left (check, apply, reconcile --wait); 
 
 /**
  * Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully. A bad config exits 78 (EX_CONFIG),
- * so systemd can tell a config a person must fix (RestartPreventExitStatus) from a crash worth restarting.
+ * so systemd can tell a config a person must fix (RestartPreventExitStatus) from a crash worth restarting; a
+ * crash (the record cannot be written, an uncaught error) exits 70 (crash.ts).
  */
 async function serve(file: string): Promise<number> {
+  // The record holds diffs, audit rows and gate output: never world-readable, whatever umask started us.
+  process.umask(stateUmask);
   let config: Config;
   try {
     config = loadConfig(file);
@@ -61,8 +64,9 @@ async function serve(file: string): Promise<number> {
     console.error(`fleetcd: ${error.message}`);
     return exitCodes.config;
   }
-  const [{ createLogger }, { startDaemon }] = await Promise.all([import('../log.js'), import('../main.js')]);
+  const [{ createLogger }, { startDaemon }, { installCrashHandlers }] = await Promise.all([import('../log.js'), import('../main.js'), import('../crash.js')]);
   const log = createLogger();
+  installCrashHandlers(log);
   const daemon = await startDaemon(config, log);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {

@@ -7,6 +7,9 @@ import type { RunDetail } from '../api/schemas.js';
  */
 export const exitCodes = { inSync: 0, error: 1, drift: 2, config: 78 } as const;
 
+/** The umask of every fleetcd process that writes the state directory: files 0640, folders 0750. */
+export const stateUmask = 0o027;
+
 /** Run statuses after which nothing more happens to a run. */
 export const finishedStatuses: ReadonlySet<string> = new Set(['succeeded', 'failed', 'timed-out', 'interrupted', 'cancelled']);
 

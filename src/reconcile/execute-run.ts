@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import type { Config } from '../config/index.js';
 import { readSecretFile } from '../config/index.js';
 import { messageOf } from '../errors.js';
+import { FatalError, withRun } from '../fatal.js';
 import type { Logger } from '../log.js';
 import {
   toHostRecaps,
@@ -14,6 +15,7 @@ import {
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { HostRecap, RunResult, TaskResult } from '../store/types.js';
+import { writeRunRecord } from './record-writes.js';
 import { runErrorOf, runStatusOf } from './status.js';
 import { TaskWriter } from './task-writer.js';
 import type { Target } from './targets.js';
@@ -45,10 +47,15 @@ export type RunToExecute = {
  * returns how it ended. It never writes the final state (the pipeline does, in one place) and never throws:
  * whatever goes wrong is the result.
  */
-export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<RunResult> {
+export function executeRun(ctx: RunContext, run: RunToExecute): Promise<RunResult> {
+  // Whatever goes wrong in the run's callbacks is reported with the run (crash.ts reads it).
+  return withRun({ runId: run.id, target: run.target.name }, () => execute(ctx, run));
+}
+
+async function execute(ctx: RunContext, run: RunToExecute): Promise<RunResult> {
   const { store, config } = ctx;
   const { target, revision } = run;
-  store.start(run.id, revision.sha, run.limit ?? target.overrides.limit ?? null);
+  writeRunRecord(run.id, 'mark it running', () => store.start(run.id, revision.sha, run.limit ?? target.overrides.limit ?? null));
   if (target.problem || !target.inventory) {
     return { status: 'failed', exitCode: null, error: target.problem ?? 'no inventory', hosts: new Map() };
   }
@@ -71,10 +78,16 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
     tasks.add(result);
     countInto(tally, result);
   };
+  // A line that fits no event is skipped and counted; the first of a run is logged, the rest only counted.
+  let malformedEvents = 0;
+  const onMalformedEvent = (head: string): void => {
+    malformedEvents += 1;
+    if (malformedEvents === 1) ctx.log.warn({ runId: run.id, target: target.name, line: head }, 'a malformed line on the event pipe was skipped (further ones in this run are only counted)');
+  };
   const timeoutMs = target.overrides.timeoutMs ?? config.reconcile.timeoutMs;
   const logFile = runLogFile(config.stateDir, run.id);
   try {
-    mkdirSync(dirname(logFile), { recursive: true });
+    mkdirSync(dirname(logFile), { recursive: true, mode: 0o750 });
     const outcome = await ctx.runner.run(
       {
         cwd: revision.root,
@@ -100,17 +113,19 @@ export async function executeRun(ctx: RunContext, run: RunToExecute): Promise<Ru
         secretVars: readSecretVars(target),
         requirements: run.requirements,
         factCacheTimeoutMs: target.policy.intervalMs,
-        onSpawn: (pgid, startTicks) => store.recordProcess(run.id, pgid, startTicks),
+        onSpawn: (pgid, startTicks) => writeRunRecord(run.id, 'record its process group', () => store.recordProcess(run.id, pgid, startTicks)),
         onEvent,
+        onMalformedEvent,
       },
     );
     const end = { outcome, abortReason: run.signal?.reason, recapHosts: stats?.size };
     const status = runStatusOf(end);
     const error = runErrorOf(end, status, timeoutMs, relative(revision.root, target.inventory));
-    return { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally, warnings: outcome.warnings };
+    return { status, exitCode: outcome.exitCode, error, hosts: stats ?? tally, warnings: outcome.warnings, malformedEvents };
   } catch (error) {
+    if (error instanceof FatalError) throw error;
     ctx.log.error({ runId: run.id, target: target.name, err: messageOf(error) }, 'run could not execute');
-    return { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally };
+    return { status: 'failed', exitCode: null, error: messageOf(error), hosts: stats ?? tally, malformedEvents };
   } finally {
     // Every result is on record before the run's end is.
     tasks.flush();

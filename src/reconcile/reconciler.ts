@@ -7,6 +7,7 @@ import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { Control, TargetStore } from '../store/targets.js';
 import type { RunResult, RunSummary, Trigger } from '../store/types.js';
+import { writeRunRecord } from './record-writes.js';
 import type { FleetEvents } from './events.js';
 import { targetStatusOf } from './status.js';
 import { Controls } from './controls.js';
@@ -328,10 +329,13 @@ export class Reconciler {
     // and so does any requirements install.
     for (const reconcile of this.queue.jobs()) if (!reconcile.executing) this.stop(reconcile, 'shutdown');
     this.revisions.stop();
+    // Gates are stopped now, like requirements installs: the grace is for ansible-playbook processes.
+    const gates = this.policyGates.stop();
     const timer = setTimeout(() => {
       for (const reconcile of this.queue.jobs()) this.stop(reconcile, 'shutdown');
     }, graceMs);
     await this.idle();
+    await gates;
     clearTimeout(timer);
     await this.deps.runner().closeControlMasters();
   }
@@ -340,7 +344,7 @@ export class Reconciler {
   private finishRun(runId: number, result: RunResult): void {
     const row = this.deps.store.row(runId);
     const before = row ? targetStatusOf(this.deps.targets.record(row.target).lastConclusive) : 'unknown';
-    const written = this.deps.store.finish(runId, result);
+    const written = writeRunRecord(runId, 'record its end', () => this.deps.store.finish(runId, result));
     if (written) this.shared = undefined;
     if (!written || !row || row.preview_id !== null) return;
     const after = targetStatusOf(this.deps.targets.record(row.target).lastConclusive);

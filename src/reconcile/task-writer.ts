@@ -1,7 +1,9 @@
 import { messageOf } from '../errors.js';
+import { FatalError } from '../fatal.js';
 import type { Logger } from '../log.js';
 import type { RunStore } from '../store/runs.js';
 import type { TaskResult } from '../store/types.js';
+import { writeRunRecord } from './record-writes.js';
 
 /**
  * Writes a run's task results as they stream in, one transaction per burst: events arrive in bursts (one read
@@ -28,13 +30,16 @@ export class TaskWriter {
     const batch = this.pending;
     this.pending = [];
     try {
-      this.store.addTasks(this.runId, batch);
-    } catch {
+      writeRunRecord(this.runId, 'record its task results', () => this.store.addTasks(this.runId, batch));
+    } catch (error) {
+      if (error instanceof FatalError) throw error;
       // One result that cannot be stored must not lose the others of its burst, nor take the daemon down.
+      // A full disk or an I/O error is another matter: that is fatal (record-writes.ts).
       for (const result of batch) {
         try {
-          this.store.addTask(this.runId, result);
+          writeRunRecord(this.runId, 'record a task result', () => this.store.addTask(this.runId, result));
         } catch (error) {
+          if (error instanceof FatalError) throw error;
           this.log.error({ runId: this.runId, host: result.host, task: result.task, err: messageOf(error) }, 'could not record a task result');
         }
       }

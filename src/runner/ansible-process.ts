@@ -4,9 +4,10 @@ import { execa } from 'execa';
 import { messageOf } from '../errors.js';
 import { ansibleArgv, type RunSpec } from './argv.js';
 import { CappedLog } from './capped-log.js';
-import { parseEventLine, type AnsibleEvent } from './events.js';
+import { headOf, parseEventLine, type AnsibleEvent } from './events.js';
 import { forEachLine } from './lines.js';
-import { processStartTicks, signalGroup } from './process-identity.js';
+import { GroupSupervisor } from './process-group.js';
+import { processStartTicks } from './process-identity.js';
 import { neverStarted, spawnFailure } from './spawn-error.js';
 import { WarningCollector } from './warnings.js';
 
@@ -24,6 +25,8 @@ export type ProcessOptions = {
   /** Called once the process runs, with its process group and its leader's start time (crash recovery). */
   onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
+  /** A line on the event pipe that fits no event's schema (or is over the line cap): its first 200 bytes. */
+  onMalformedEvent?: (head: string) => void;
 };
 
 export type ProcessOutcome = {
@@ -73,24 +76,8 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   const pgid = child.pid;
   // Set before Ansible forks its workers, which inherit it.
   if (pgid && options.nice) setPriorityOf(pgid, options.nice);
-  let timedOut = false;
-  let cancelled = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const stopGroup = (): void => {
-    signalGroup(pgid, 'SIGTERM');
-    killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), options.killGraceMs);
-  };
-  stopOnLogError = stopGroup;
-  const timeout = setTimeout(() => {
-    timedOut = true;
-    stopGroup();
-  }, options.timeoutMs);
-  const onAbort = (): void => {
-    cancelled = true;
-    stopGroup();
-  };
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const group = new GroupSupervisor(pgid, options);
+  stopOnLogError = () => group.stop();
   if (pgid) options.onSpawn?.(pgid, processStartTicks(pgid));
 
   const writeLog = (chunk: Buffer): void => {
@@ -106,26 +93,29 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   const stderrLines = child.stderr ? forEachLine(child.stderr, stderrLineCap, (line) => warnings.push(line)) : Promise.resolve();
   const eventStream = child.stdio[3] as Readable | undefined;
   const events = eventStream
-    ? forEachLine(eventStream, eventLineCap, (line) => {
-        const event = parseEventLine(line);
-        if (event) options.onEvent(event);
-      })
+    ? forEachLine(
+        eventStream,
+        eventLineCap,
+        (line) => {
+          const event = parseEventLine(line);
+          if (event) options.onEvent(event);
+          else options.onMalformedEvent?.(headOf(line));
+        },
+        (head) => options.onMalformedEvent?.(headOf(head)),
+      )
     : Promise.resolve();
 
   const result = await child;
   await Promise.all([events.catch(() => undefined), stderrLines.catch(() => undefined)]);
   warnings.flush();
-  clearTimeout(timeout);
-  if (killTimer) clearTimeout(killTimer);
-  options.signal?.removeEventListener('abort', onAbort);
   // Whatever Ansible left in its group (workers, ssh clients) goes with it.
-  signalGroup(pgid, 'SIGKILL');
+  group.end();
   await log.close();
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    timedOut,
-    cancelled,
+    timedOut: group.timedOut,
+    cancelled: group.cancelled,
     stderrTail: stderrTail.trim(),
     warnings: warnings.warnings,
     startError: pgid && !neverStarted(result) ? null : spawnFailure('ansible-playbook', result, options.env, spec.cwd),

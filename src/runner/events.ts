@@ -1,54 +1,84 @@
-import type { HostRecap, TaskResult, TaskStatus } from '../store/types.js';
+import { z } from 'zod';
+import { taskStatuses, type HostRecap, type TaskResult, type TaskStatus } from '../store/types.js';
 
 /**
- * What the `fleetcd_events` callback plugin (ansible/callback_plugins) writes, one JSON object a line.
- * Only the fields the daemon reads are typed; the plugin may send more.
+ * What the `fleetcd_events` callback plugin (ansible/callback_plugins) writes, one JSON object a line: a schema
+ * per event kind. Only the fields the daemon reads are declared (the plugin may send more, and they are
+ * dropped); a line that fits none of them is malformed. The pipe is writable by anything the playbook runs (a
+ * filter plugin of the repository, a task writing to the inherited fd), so its lines are input, not trusted.
  */
-export type AnsibleEvent =
-  | { event: 'playbook_start'; playbook: string }
-  | { event: 'play_start'; play: string }
-  | { event: 'task_start'; task: string; action: string; path: string | null; uuid: string; check_mode: unknown }
-  | ({ event: TaskStatus } & ResultFields)
-  | { event: 'stats'; hosts: Record<string, StatsCounts> };
+const text = z.string();
+const nullableText = z.string().nullable();
 
-type ResultFields = {
-  uuid: string;
-  host: string;
-  task: string;
-  action: string | null;
-  path: string | null;
-  duration: number | null;
-  ignored: boolean;
-  rescued?: boolean;
-  msg: string | null;
-  skip_reason: string | null;
-  diff: unknown[] | null;
-  censored: boolean;
-  stderr?: string;
+const resultFields = {
+  uuid: text,
+  host: text,
+  task: text,
+  action: nullableText,
+  path: nullableText,
+  duration: z.number().nullable(),
+  ignored: z.boolean(),
+  rescued: z.boolean().optional(),
+  msg: nullableText,
+  skip_reason: nullableText,
+  diff: z.array(z.unknown()).nullable(),
+  censored: z.boolean(),
+  stderr: text.optional(),
 };
 
-type StatsCounts = {
-  ok: number;
-  changed: number;
-  failures: number;
-  unreachable: number;
-  skipped: number;
-  rescued: number;
-  ignored: number;
-};
+const countsSchema = z.object({
+  ok: z.number().int().nonnegative(),
+  changed: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  unreachable: z.number().int().nonnegative(),
+  skipped: z.number().int().nonnegative(),
+  rescued: z.number().int().nonnegative(),
+  ignored: z.number().int().nonnegative(),
+});
 
-const resultStatuses = new Set<string>(['ok', 'changed', 'failed', 'skipped', 'unreachable']);
+const resultSchemas = taskStatuses.map((status) => z.object({ event: z.literal(status), ...resultFields }));
 
-/** Parses one line from the plugin; anything that is not an event we know is dropped, never thrown. */
+/**
+ * The plugin's own fallback when it could not describe a result or encode an event (see `_result_event` and
+ * `_emit`): a known shape that carries nothing to record.
+ */
+const undescribedSchema = z
+  .object({ event: text, build_error: text.optional(), encoding_error: text.optional() })
+  .refine((value) => value.build_error !== undefined || value.encoding_error !== undefined)
+  .transform((value) => ({ event: 'undescribed' as const, kind: value.event, error: (value.build_error ?? value.encoding_error)! }));
+
+const knownEventSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('playbook_start'), playbook: nullableText }),
+  z.object({ event: z.literal('play_start'), play: text }),
+  z.object({ event: z.literal('task_start'), task: text, action: nullableText, path: nullableText, uuid: text, check_mode: z.unknown() }),
+  ...(resultSchemas as [(typeof resultSchemas)[number], ...(typeof resultSchemas)[number][]]),
+  z.object({ event: z.literal('stats'), hosts: z.record(z.string(), countsSchema) }),
+]);
+
+export const ansibleEventSchema = z.union([knownEventSchema, undescribedSchema]);
+export type AnsibleEvent = z.infer<typeof ansibleEventSchema>;
+type ResultEvent = Extract<AnsibleEvent, { uuid: string; host: string; censored: boolean }>;
+
+/** Parses one line from the plugin against the schema; a line that does not fit is undefined, never thrown. */
 export function parseEventLine(line: string): AnsibleEvent | undefined {
   if (!line.startsWith('{')) return undefined;
+  let value: unknown;
   try {
-    const value = JSON.parse(line) as { event?: unknown };
-    return typeof value.event === 'string' ? (value as AnsibleEvent) : undefined;
+    value = JSON.parse(line);
   } catch {
     return undefined;
   }
+  const parsed = ansibleEventSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
+
+/** The first `bytes` bytes of a line, for a log line about it (a malformed line may be megabytes of anything). */
+export function headOf(line: string | Buffer, bytes = 200): string {
+  const buffer = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+  return buffer.subarray(0, bytes).toString('utf8');
+}
+
+const resultStatuses = new Set<string>(taskStatuses);
 
 const checkModeSkip = /would have run if not in check mode|does not support check mode|check mode/i;
 
@@ -69,9 +99,7 @@ export function unverifiedReason(event: { event: string; skip_reason?: string | 
  * `realTasks` holds the uuids of tasks that run for real in a check run (check_mode: false).
  */
 export function toTaskResult(event: AnsibleEvent, check = false, realTasks: ReadonlySet<string> = new Set()): TaskResult | undefined {
-  if (!resultStatuses.has(event.event) || !('host' in event)) return undefined;
-  // The plugin sends a bare event when it could not describe a result; there is nothing to record.
-  if (typeof event.host !== 'string' || typeof event.task !== 'string') return undefined;
+  if (!isResult(event)) return undefined;
   const diffs = event.censored ? null : event.diff && event.diff.length > 0 ? event.diff : null;
   return {
     host: event.host,
@@ -90,7 +118,11 @@ export function toTaskResult(event: AnsibleEvent, check = false, realTasks: Read
   };
 }
 
-function messageOfResult(event: ResultFields): string | null {
+function isResult(event: AnsibleEvent): event is ResultEvent {
+  return resultStatuses.has(event.event) && 'uuid' in event;
+}
+
+function messageOfResult(event: ResultEvent): string | null {
   const parts = [event.msg ?? event.skip_reason, event.stderr].filter((p): p is string => Boolean(p));
   return parts.length > 0 ? parts.join('\n') : null;
 }

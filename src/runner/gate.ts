@@ -1,8 +1,9 @@
 import { execa } from 'execa';
+import { GroupSupervisor } from './process-group.js';
 import { neverStarted, spawnFailure } from './spawn-error.js';
 
 /** What a policy gate's program did: its exit code, and the last lines it printed. */
-export type GateOutcome = { exitCode: number | null; output: string; timedOut: boolean };
+export type GateOutcome = { exitCode: number | null; output: string; timedOut: boolean; cancelled: boolean };
 
 const tailBytes = 8192;
 const tailLines = 20;
@@ -10,16 +11,18 @@ const tailLines = 20;
 /**
  * Runs a policy gate's argument vector in a revision's checkout, without a shell, with the environment
  * Ansible gets (its allow-list). Output is read as a stream and only its tail kept, whatever a linter prints.
+ * The gate runs in its own process group, stopped whole on timeout and abort (SIGTERM, SIGKILL after
+ * `killGraceMs`), as a run's is: a linter's children would otherwise hold its output open past both.
  */
 export async function runGateProgram(
   cwd: string,
   command: readonly string[],
   env: Record<string, string>,
-  timeoutMs: number,
+  timing: { timeoutMs: number; killGraceMs: number },
   signal?: AbortSignal,
 ): Promise<GateOutcome> {
   const [program, ...args] = command;
-  if (!program) return { exitCode: null, output: 'the gate has no command', timedOut: false };
+  if (!program) return { exitCode: null, output: 'the gate has no command', timedOut: false, cancelled: false };
   const child = execa(program, args, {
     cwd,
     env,
@@ -28,16 +31,20 @@ export async function runGateProgram(
     buffer: false,
     all: true,
     stdin: 'ignore',
-    timeout: timeoutMs,
-    cancelSignal: signal,
-    forceKillAfterDelay: 5000,
+    detached: true,
+    cleanup: false,
   });
+  const group = new GroupSupervisor(child.pid, { ...timing, signal });
+  // Once the gate itself has exited, what it left running in its group (a backgrounded child still holding
+  // the output pipe) has nothing to wait for.
+  child.once('exit', () => group.end());
   let tail = '';
   child.all?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-tailBytes);
   });
   const result = await child;
-  if (neverStarted(result)) return { exitCode: null, output: spawnFailure(program, result, env, cwd), timedOut: false };
+  group.end();
+  if (neverStarted(result)) return { exitCode: null, output: spawnFailure(program, result, env, cwd), timedOut: false, cancelled: false };
   const output = tail.trim().split('\n').slice(-tailLines).join('\n');
-  return { exitCode: result.exitCode ?? null, output, timedOut: result.timedOut };
+  return { exitCode: result.exitCode ?? null, output, timedOut: group.timedOut, cancelled: group.cancelled };
 }

@@ -16,6 +16,7 @@ export type { GateOutcome } from './gate.js';
 export type { InstalledRequirements } from './requirements.js';
 export { parseEventLine, toTaskResult, toHostRecaps, type AnsibleEvent } from './events.js';
 export { killOrphanGroup } from './process-identity.js';
+export { killLiveGroups } from './process-group.js';
 export { checkInventory, countHosts, syntaxCheck, validationEnv, type Validation, type Vault } from './validate.js';
 
 export type RunOptions = {
@@ -35,6 +36,8 @@ export type RunOptions = {
   /** The process group of the run and its leader's start time, once it runs. */
   onSpawn?: (pgid: number, startTicks: number | null) => void;
   onEvent: (event: AnsibleEvent) => void;
+  /** A line on the event pipe that fits no event's schema: its first 200 bytes (the run counts and skips it). */
+  onMalformedEvent?: (head: string) => void;
 };
 
 /** The Ansible settings the runner applies to every run: SSH reuse, the fact cache, a lower CPU priority. */
@@ -88,6 +91,7 @@ export class Runner {
           signal: options.signal,
           onSpawn: options.onSpawn,
           onEvent: options.onEvent,
+          onMalformedEvent: options.onMalformedEvent,
         },
       );
       // A stopped run may leave SSH masters (they detach into their own session): close them too.
@@ -102,7 +106,7 @@ export class Runner {
   async runGate(cwd: string, command: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<GateOutcome> {
     const env = ansibleEnv(process.env, { ...this.ssh, controlPathDir: this.controlPathDir('gates'), localTempDir: join(this.workDir, 'tmp') }, readRepoAnsibleCfg(cwd));
     // A linter's colours are noise in the output kept with the result.
-    return runGateProgram(cwd, command, { ...env, NO_COLOR: '1', TERM: 'dumb' }, timeoutMs, signal);
+    return runGateProgram(cwd, command, { ...env, NO_COLOR: '1', TERM: 'dumb' }, { timeoutMs, killGraceMs: this.killGraceMs }, signal);
   }
 
   /**

@@ -1,15 +1,26 @@
 import type { Readable } from 'node:stream';
 
+/** How much of a dropped line is kept to say what it was. */
+const headBytes = 200;
+
 /**
  * Calls `onLine` for each line of a stream as it arrives. A line longer than `maxBytes` is dropped whole
- * (the callback already caps diffs; this is the guard that keeps memory flat whatever a plugin prints).
+ * (the callback already caps diffs; this is the guard that keeps memory flat whatever a plugin prints), and
+ * `onOverlong` hears of it with the line's first bytes.
  */
-export function forEachLine(stream: Readable, maxBytes: number, onLine: (line: string) => void): Promise<void> {
+export function forEachLine(
+  stream: Readable,
+  maxBytes: number,
+  onLine: (line: string) => void,
+  onOverlong: (head: Buffer) => void = () => undefined,
+): Promise<void> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let overflow = false;
+  let head = Buffer.alloc(0);
   const flush = (chunk: Buffer): void => {
     if (!overflow && pendingBytes + chunk.length <= maxBytes) onLine(Buffer.concat([...pending, chunk]).toString('utf8'));
+    else onOverlong(overflow ? head : Buffer.concat([...pending, chunk]).subarray(0, headBytes));
     pending = [];
     pendingBytes = 0;
     overflow = false;
@@ -26,13 +37,14 @@ export function forEachLine(stream: Readable, maxBytes: number, onLine: (line: s
       pendingBytes += rest.length;
       if (pendingBytes > maxBytes) {
         overflow = true;
+        head = Buffer.concat([...pending, rest]).subarray(0, headBytes);
         pending = [];
         return;
       }
       pending.push(Buffer.from(rest));
     });
     stream.on('end', () => {
-      if (pendingBytes > 0 && !overflow) flush(Buffer.alloc(0));
+      if (pendingBytes > 0) flush(Buffer.alloc(0));
       resolve();
     });
     stream.on('error', reject);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite.js';
@@ -13,7 +13,7 @@ const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations'
  * `migrations/` that `user_version` says is not applied yet, each in its own transaction.
  */
 export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
-  if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+  if (!options.readonly) createPrivately(file);
   let db: Db;
   try {
     db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -34,6 +34,15 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   }
   db.pragma('foreign_keys = ON');
   return db;
+}
+
+/**
+ * The database holds diffs, audit rows and gate output: its folder is created 0750 and the file 0640 whatever
+ * the umask, and SQLite gives its -wal and -shm files the database file's mode. An existing file keeps its mode.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
+  closeSync(openSync(file, 'a', 0o640));
 }
 
 /**
@@ -96,4 +105,13 @@ export function prepared(db: Db, sql: string): SqliteStatement {
     cache.set(sql, statement);
   }
   return statement;
+}
+
+/**
+ * True for a SQLite error that says the storage itself cannot take writes (full, I/O error, read-only, corrupt,
+ * gone), as opposed to a statement's own problem (a constraint): the record can no longer be kept.
+ */
+export function isStorageFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)/.test(code);
 }

@@ -34,6 +34,7 @@ export type RunRow = {
   preview_id: number | null;
   warnings: string | null;
   coverage: string | null;
+  malformed_events: number;
 } & Counts & { hosts: number };
 
 type TaskRow = {
@@ -198,7 +199,7 @@ export class RunStore {
       const coverage = row.kind === 'check' && result.status !== 'cancelled' && result.status !== 'interrupted' ? this.coverage(id) : null;
       const at = now();
       prepared(this.db, `UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, hosts = ?,
-             ok = ?, changed = ?, failed = ?, unreachable = ?, skipped = ?, warnings = ?, coverage = ?,
+             ok = ?, changed = ?, failed = ?, unreachable = ?, skipped = ?, warnings = ?, coverage = ?, malformed_events = ?,
              started_at = CASE WHEN status = 'queued' AND ? IN ('cancelled', 'interrupted') THEN NULL ELSE COALESCE(started_at, ?) END
            WHERE id = ?`,
         )
@@ -215,6 +216,7 @@ export class RunStore {
           totals.skipped,
           result.warnings && result.warnings.length > 0 ? JSON.stringify(result.warnings) : null,
           coverage ? JSON.stringify(coverage) : null,
+          result.malformedEvents ?? 0,
           result.status,
           at,
           id,
@@ -399,6 +401,7 @@ export class RunStore {
         .all(id) as RunDetail['failures'],
       coverage: row.kind === 'check' ? this.storedCoverage(row) : null,
       warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
+      malformedEvents: row.malformed_events ?? 0,
     };
   }
 

@@ -109,6 +109,7 @@ export const runDetailSchema = runSummarySchema.extend({
   failures: z.array(failureSchema),
   coverage: coverageSchema.nullable(),
   warnings: z.array(z.string()).describe("Ansible's [WARNING] lines"),
+  malformedEvents: z.number().int().describe('lines on the callback pipe that fit no event and were skipped (the first is logged)'),
 });
 export type RunDetail = z.infer<typeof runDetailSchema>;
 
@@ -119,6 +120,8 @@ export type RunResult = {
   error: string | null;
   hosts: ReadonlyMap<string, HostRecap>;
   warnings?: readonly string[];
+  /** Lines of the event pipe that fit no event's schema, skipped. */
+  malformedEvents?: number;
 };
 
 /** A commit a run used, as people recognise it. */

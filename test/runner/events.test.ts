@@ -6,6 +6,7 @@ import { parseEventLine, toHostRecaps, toTaskResult, type AnsibleEvent } from '.
 function resultLine(overrides: Record<string, unknown> = {}): string {
   return JSON.stringify({
     event: 'changed',
+    uuid: '0242ac11-0002-7e05-d7ec-000000000008',
     host: 'web1',
     task: 'Write app config',
     action: 'ansible.builtin.copy',
@@ -55,6 +56,29 @@ describe('parseEventLine', () => {
     for (const line of garbage) assert.equal(parseEventLine(line), undefined, JSON.stringify(line));
   });
 
+  it('drops lines that fit no event schema: the reproduction, wrong types, missing fields, unknown kinds', () => {
+    const misfits = [
+      { event: 'stats' },
+      { event: 'stats', hosts: { web1: { ok: 'many' } } },
+      { event: 'stats', hosts: [] },
+      { event: 'ok', host: 5, task: ['x'] },
+      { event: 'changed', host: 'web1' },
+      JSON.parse(resultLine({ diff: 'not a list' })),
+      JSON.parse(resultLine({ censored: 'yes' })),
+      { event: 'task_start' },
+      { event: 'play_start', play: 3 },
+      { event: 'something_new', host: 'web1', task: 'x' },
+    ];
+    for (const value of misfits) assert.equal(parseEventLine(JSON.stringify(value)), undefined, JSON.stringify(value).slice(0, 80));
+  });
+
+  it("accepts the plugin's own fallback when it could not describe a result, which records nothing", () => {
+    const event = parsed(JSON.stringify({ event: 'ok', host: 'web1', build_error: 'boom' }));
+    assert.deepEqual(event, { event: 'undescribed', kind: 'ok', error: 'boom' });
+    assert.equal(toTaskResult(event), undefined);
+    assert.equal(parsed(JSON.stringify({ event: 'stats', encoding_error: 'bad' })).event, 'undescribed');
+  });
+
   it('drops objects without a string event name', () => {
     assert.equal(parseEventLine('{}'), undefined);
     assert.equal(parseEventLine('{"host":"web1"}'), undefined);
@@ -93,9 +117,8 @@ describe('toTaskResult', () => {
     const others = [
       { event: 'playbook_start', playbook: 'site.yml' },
       { event: 'play_start', play: 'Converge' },
-      { event: 'task_start', task: 'Write app config', action: 'copy', path: null },
+      { event: 'task_start', task: 'Write app config', action: 'copy', path: null, uuid: 'u1', check_mode: null },
       { event: 'stats', hosts: {} },
-      { event: 'something_new', host: 'web1', task: 'x' },
     ];
     for (const event of others) assert.equal(toTaskResult(parsed(JSON.stringify(event))), undefined, event.event);
   });

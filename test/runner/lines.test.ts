@@ -66,6 +66,21 @@ describe('forEachLine', () => {
     assert.deepEqual(await linesOf([exact.slice(0, 20), `${exact.slice(20)}\n`], 32), [exact]);
   });
 
+  it('tells of every dropped over-cap line, with its first bytes, whichever way it arrived', async () => {
+    const stream = new PassThrough();
+    const heads: string[] = [];
+    const lines: string[] = [];
+    const done = forEachLine(stream, 32, (line) => lines.push(line), (head) => heads.push(head.toString('utf8')));
+    for (const chunk of ['a'.repeat(20), 'a'.repeat(20), `\n${'b'.repeat(40)}\nok\n`, 'c'.repeat(300)]) {
+      stream.write(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    stream.end();
+    await done;
+    assert.deepEqual(lines, ['ok']);
+    assert.deepEqual(heads, ['a'.repeat(40), 'b'.repeat(40), 'c'.repeat(200)]);
+  });
+
   it('rejects when the stream fails', async () => {
     const stream = new PassThrough();
     const done = forEachLine(stream, 1024, () => undefined);

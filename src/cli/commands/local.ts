@@ -4,7 +4,7 @@ import type { QueuedRuns, ReconcileBody, RunDetail, StatusView } from '../../api
 import { FleetError } from '../../errors.js';
 import { readHolder } from '../../store/state-lock.js';
 import { type Cli, verb } from '../context.js';
-import { exitCodes } from '../outcome.js';
+import { exitCodes, stateUmask } from '../outcome.js';
 import { reportChains, waitAndReport } from '../wait.js';
 import { jsonOption, reconcileExitCodes } from './options.js';
 
@@ -54,9 +54,13 @@ ${reconcileExitCodes}`;
 /** check/apply: in-process, unless a running daemon owns the state directory, which is then asked. */
 async function foreground(cli: Cli, verb: Verb, targets: string[], json: boolean): Promise<number> {
   const config = cli.config();
-  const [{ runOnce }, { createLogger }] = await Promise.all([import('../one-shot.js'), import('../../log.js')]);
+  const [{ runOnce }, { createLogger }, { installCrashHandlers }] = await Promise.all([import('../one-shot.js'), import('../../log.js'), import('../../crash.js')]);
+  // It writes the same record as the daemon, with the same care (see `serve`).
+  process.umask(stateUmask);
+  const log = createLogger(process.env.FLEETCD_LOG_LEVEL ?? 'warn');
+  installCrashHandlers(log);
   try {
-    return await runOnce(config, createLogger(process.env.FLEETCD_LOG_LEVEL ?? 'warn'), verb, targets, {
+    return await runOnce(config, log, verb, targets, {
       revision: (line) => {
         if (!json) cli.print(line);
       },
