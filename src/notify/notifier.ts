@@ -14,8 +14,8 @@ import type { Delivery, Notice } from './types.js';
 export type NotifierDeps = {
   db: Db;
   log: Logger;
-  /** The target right after a run, for the problem sentence and the drifted hosts. */
-  fleet: Pick<Fleet, 'target'>;
+  /** The target right after a run, for the problem sentence and the drifted hosts; the run, for its changes. */
+  fleet: Pick<Fleet, 'target' | 'run'>;
   /** Tests shorten the timeouts and backoff; the daemon uses the defaults. */
   policy?: Partial<DeliveryPolicy>;
 };
@@ -46,7 +46,7 @@ export class Notifier {
 
   /** Listens to the fleet's facts; returns the way to stop listening. */
   watch(events: FleetEvents): () => void {
-    const offRuns = events.on('run-finished', ({ run, before, after }) => this.runFinished(run, before, after));
+    const offRuns = events.on('run-finished', ({ run, after, settled }) => this.runFinished(run, settled, after));
     const offFetches = events.on('fetched', ({ ok, error }) => this.fetched(ok, error));
     return () => {
       offRuns();
@@ -88,10 +88,14 @@ export class Notifier {
     for (const queue of this.queues.values()) queue.stop('fleetcd stopped');
   }
 
-  private runFinished(run: RunSummary, before: TargetStatus, after: TargetStatus): void {
-    const events = runEvents(run, before, after).filter((event) => this.receiversOf(event).length > 0);
+  /**
+   * Events follow the settled status (a recovery is told by the verify check, not the apply; known
+   * non-idempotent changes are not drift); the notice shows the target's status as the API does.
+   */
+  private runFinished(run: RunSummary, settled: { before: TargetStatus; after: TargetStatus }, after: TargetStatus): void {
+    const events = runEvents(run, settled.before, settled.after).filter((event) => this.receiversOf(event).length > 0);
     if (events.length === 0) return;
-    const facts = this.factsOf(run.target);
+    const facts = this.factsOf(run);
     const at = new Date().toISOString();
     for (const event of events) this.dispatch(runNotice({ event, run, status: after, facts, base: pageBase(this.config.api), at }));
   }
@@ -118,11 +122,17 @@ export class Notifier {
     return this.config.notifications.filter((receiver) => receiver.events.includes(event));
   }
 
-  /** The target's problem and drifted hosts; a target that just vanished from the revision has neither. */
-  private factsOf(name: string): TargetFacts {
+  /** The target's problem, drifted hosts and non-idempotent tasks, the run's changed tasks; a target that just vanished from the revision has none. */
+  private factsOf(run: RunSummary): TargetFacts {
     try {
-      const target = this.deps.fleet.target(name);
-      return { problem: target.problem, driftedHosts: target.hosts.filter((host) => host.status === 'drifted').length };
+      const target = this.deps.fleet.target(run.target);
+      const changedTasks = [...new Set(this.deps.fleet.run(run.id).changes.map((change) => change.task))];
+      return {
+        problem: target.problem,
+        driftedHosts: target.hosts.filter((host) => host.status === 'drifted').length,
+        changedTasks,
+        nonIdempotentTasks: target.nonIdempotentTasks,
+      };
     } catch {
       return { problem: null, driftedHosts: 0 };
     }

@@ -15,8 +15,12 @@ export function pageBase(api: Pick<Config['api'], 'host' | 'port' | 'publicUrl'>
   return `${api.tls ? 'https' : 'http'}://${host}:${api.port}`;
 }
 
-/** What the notifier knows of the target right after the run, for the one-line text. */
-export type TargetFacts = { problem: string | null; driftedHosts: number };
+/**
+ * What the notifier knows of the target right after the run, for the one-line text and the problem: the
+ * target's problem as the API shows it, its drifted hosts, the tasks the run changed (or would change) and the
+ * tasks known to be non-idempotent at its revision.
+ */
+export type TargetFacts = { problem: string | null; driftedHosts: number; changedTasks?: readonly string[]; nonIdempotentTasks?: readonly string[] };
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -39,6 +43,32 @@ function runHeadline(event: NotificationEvent, run: RunSummary, facts: TargetFac
   }
 }
 
+/** Up to three names, then how many more. */
+function names(list: readonly string[]): string {
+  const more = list.length > 3 ? ` and ${list.length - 3} more` : '';
+  return `${list.slice(0, 3).join(', ')}${more}`;
+}
+
+/**
+ * The one-line problem every body carries: the target's own (a failure, a hold, a suspension, a wait), else
+ * what the event found. Null only when nothing is wrong: a plain recovery, an apply to a target in sync.
+ */
+export function problemOf(event: NotificationEvent, run: RunSummary, facts: TargetFacts): string | null {
+  if (facts.problem) return facts.problem;
+  const changed = facts.changedTasks ?? [];
+  const nonIdempotent = facts.nonIdempotentTasks ?? [];
+  switch (event) {
+    case 'drift':
+      return changed.length > 0 ? `drift in ${names(changed)}` : `${plural(run.summary.changed, 'task')} would change`;
+    case 'failed':
+      return run.error ?? `${plural(run.summary.failed, 'task')} failed`;
+    case 'recovered':
+      return nonIdempotent.length > 0 ? `in sync but for ${plural(nonIdempotent.length, 'task')} known to be non-idempotent: ${names(nonIdempotent)}` : null;
+    default:
+      return null;
+  }
+}
+
 /** The notice of one event a finished run fired. */
 export function runNotice(input: { event: NotificationEvent; run: RunSummary; status: TargetStatus; facts: TargetFacts; base: string; at: string }): Notice {
   const { event, run, status, facts, base, at } = input;
@@ -47,7 +77,7 @@ export function runNotice(input: { event: NotificationEvent; run: RunSummary; st
     at,
     target: run.target,
     status,
-    problem: facts.problem,
+    problem: problemOf(event, run, facts),
     run: { id: run.id, kind: run.kind, revision: run.revision, summary: run.summary },
     url: `${base}/#/runs/${run.id}`,
     text: `${run.target} ${runHeadline(event, run, facts)}`,
@@ -69,12 +99,16 @@ export function jsonPayload(notice: Notice): Record<string, unknown> {
 /** Slack treats these three as markup in `text`; anything else goes through as written. */
 const slackEscape = (text: string): string => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
-/** The `slack` format: an incoming webhook's `{text}`, the target's name in bold and a link to the run. */
+/**
+ * The `slack` format: an incoming webhook's `{text}`, the target's name in bold, the problem after a dash
+ * (unless the text already says it) and a link to the run.
+ */
 export function slackPayload(notice: Notice): { text: string } {
-  const { target, text, url } = notice;
+  const { target, text, url, problem } = notice;
   // Run texts start with the target's name (runNotice), which is the part to embolden.
   const line = target && text.startsWith(target) ? `*${slackEscape(target)}*${slackEscape(text.slice(target.length))}` : slackEscape(text);
-  return { text: `${line} <${url}|open>` };
+  const why = problem && !text.includes(problem) ? ` — ${slackEscape(problem)}` : '';
+  return { text: `${line}${why} <${url}|open>` };
 }
 
 /** The request body a receiver gets, in its format. */

@@ -10,7 +10,10 @@ import type { RunSummary } from '../store/types.js';
 /** Statuses a target recovers from when it comes back in sync. */
 const troubled: readonly TargetStatus[] = ['drifted', 'failed'];
 
-/** The events of one finished run, from its target's status before and after it. */
+/**
+ * The events of one finished run, from its target's settled status (`settledStatusOf`) before and after it: a
+ * succeeded apply leaves that status as the check before it, so `recovered` comes from the verify check.
+ */
 export function runEvents(run: Pick<RunSummary, 'kind' | 'summary'>, before: TargetStatus, after: TargetStatus): NotificationEvent[] {
   const events: NotificationEvent[] = [];
   if (after === 'drifted' && before !== 'drifted') events.push('drift');

@@ -5,7 +5,6 @@ import type { RunSummary, Trigger } from '../store/types.js';
 import { retryDelayMs, type DecideInput, type Decision, type UpstreamState, type Waiting, type WaitReason } from './decide.js';
 import type { Scheduler } from './schedule.js';
 import type { Target } from './targets.js';
-import { describeWindow, windowState } from './windows.js';
 
 /** The trigger of the reconcile that a wait ends with. */
 const wakeTrigger: Record<WaitReason, Trigger> = {
@@ -42,15 +41,14 @@ export class Controls {
     return this.waiting.get(target);
   }
 
-  /** The controls' part of the decide input for a target at a revision. */
-  stateFor(target: Target, revision: { sha: string; root: string }, now: Date): DecideInput['state'] {
+  /** The controls' part of the decide input for a target at a revision (windows are the decide step's own). */
+  stateFor(target: Target, revision: { sha: string; root: string }): DecideInput['state'] {
     const record = this.deps.targets.record(target.name);
     const retry = record.retry?.revision === revision.sha ? { attempt: record.retry.attempt, nextAt: record.retry.nextAt } : undefined;
     return {
       suspended: record.suspension !== null,
       retry,
       upstream: this.upstream(target, revision),
-      window: this.window(target, now),
     };
   }
 
@@ -130,13 +128,5 @@ export class Controls {
       const reachedAt = this.deps.runs.reachedAt(name, revision.sha, upstream.mode);
       return reachedAt ? { name, exists: true, reachedAt } : { name, exists: true };
     });
-  }
-
-  private window(target: Target, now: Date): DecideInput['state']['window'] {
-    const state = windowState(target.policy.applyWindows, now);
-    if (state.open) return { open: true };
-    const next = state.opensAt ? `; the next opens at ${state.opensAt.toISOString()}` : '';
-    const which = state.window ? ` (${describeWindow(state.window)})` : '';
-    return { open: false, ...(state.opensAt ? { opensAt: state.opensAt.toISOString() } : {}), detail: `outside the apply windows${next}${which}` };
   }
 }

@@ -1,11 +1,12 @@
 import type { Mode } from '../config/index.js';
 import type { RunStatus, Trigger } from '../store/types.js';
-import type { WindowSpec } from './windows.js';
+import { outsideWindows, windowState, type WindowSpec } from './windows.js';
 
 /**
  * The decide step of a reconcile, pure: given what the check found, the target's policy, the state of the
  * controls on it and the request, whether to apply (and on which hosts), stop, or wait (and for what).
- * No I/O and no clock: `now` is an input, so every rule is a table test.
+ * No I/O and no clock: `now` is an input, so every rule is a table test (window arithmetic is a function of
+ * its inputs).
  */
 
 export const waitReasons = ['window', 'dependency', 'retry', 'gate', 'hold'] as const;
@@ -60,10 +61,14 @@ export type DecideInput = {
     upstream: readonly UpstreamState[];
     /** A policy gate that failed for this revision, in one sentence. */
     gateFailure?: string;
-    /** Where the target's apply windows stand now (windows.ts), given as data to stay pure. */
-    window: { open: true } | { open: false; opensAt?: string; detail: string };
   };
-  request: { trigger: Trigger; mode?: 'check' | 'apply'; force?: boolean };
+  request: {
+    trigger: Trigger;
+    mode?: 'check' | 'apply';
+    force?: boolean;
+    /** When the reconcile was asked for: its own request, then each that joined it (Reconcile.queuedAt). */
+    queuedAt: readonly Date[];
+  };
   now: Date;
 };
 
@@ -119,10 +124,19 @@ export function applyPolicy(input: DecideInput): Decision {
 export const failedPolicyGate: Gate = ({ state }) =>
   state.gateFailure ? { reason: 'gate', detail: state.gateFailure } : undefined;
 
-/** Outside the apply windows, applies wait for the next one; a rollback (the incident tool) and `force` go through. */
-export const outsideWindow: Gate = ({ state, request }) => {
-  if (state.window.open || request.force || request.trigger === 'rollback') return undefined;
-  return { reason: 'window', detail: state.window.detail, ...(state.window.opensAt ? { until: state.window.opensAt } : {}) };
+/**
+ * Windows gate when a reconcile starts, as Argo CD's sync windows gate a sync's start: one asked for inside a
+ * window applies when its check ends, even if the window closed meanwhile (else a check longer than the window
+ * would never apply). One asked for outside waits for the next window, unless a window is open by now. A
+ * rollback (the incident tool) and `force` go through.
+ */
+export const outsideWindow: Gate = ({ target, request, now }) => {
+  const windows = target.applyWindows;
+  if (windows.length === 0 || request.force || request.trigger === 'rollback') return undefined;
+  if (request.queuedAt.some((at) => windowState(windows, at).open)) return undefined;
+  const outside = outsideWindows(windows, now);
+  if (!outside) return undefined;
+  return { reason: 'window', detail: outside.detail, ...(outside.opensAt ? { until: outside.opensAt.toISOString() } : {}) };
 };
 
 /**

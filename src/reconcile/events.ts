@@ -5,8 +5,11 @@ import type { TargetStatus } from './status.js';
 
 /** What the fleet tells its observers (metrics, notifications): facts after they are recorded. */
 export type FleetEventMap = {
-  /** A run of a target ended (preview runs are not the target's and are left out). */
-  'run-finished': { run: RunSummary; before: TargetStatus; after: TargetStatus };
+  /**
+   * A run of a target ended (preview runs are not the target's and are left out): its status before and after,
+   * and the same as notifications tell it (`settledStatusOf`).
+   */
+  'run-finished': { run: RunSummary; before: TargetStatus; after: TargetStatus; settled: { before: TargetStatus; after: TargetStatus } };
   /** A preview was started, moved on, or ended. */
   preview: PreviewView;
   /** A fetch attempt of the source ended. */

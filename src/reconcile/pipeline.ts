@@ -139,8 +139,8 @@ const steps: Record<StepName, Step> = {
         appliedBefore: deps.store.hasApplied(target.name, revision.sha),
         knownNonIdempotent: new Set(deps.store.nonIdempotentTasks(target.name, revision.sha)),
       },
-      state: deps.controls.stateFor(target, revision, now),
-      request: reconcile.request,
+      state: deps.controls.stateFor(target, revision),
+      request: { ...reconcile.request, queuedAt: reconcile.queuedAt },
       now,
     };
     // Policy gates run only when there is something to apply (once per revision: the result is kept).

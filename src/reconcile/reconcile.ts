@@ -13,6 +13,9 @@ export type ReconcileRequest = {
   requestedBy?: string;
 };
 
+/** How many request times a reconcile keeps (a burst of joiners keeps the first and the newest). */
+const maxQueuedAt = 16;
+
 /**
  * One reconcile of one target: from the check run it was asked for (its id is the reconcile's id) to the end
  * of its pipeline. Requests join it until it picks its revision; cancel and shutdown abort its signal, which
@@ -26,6 +29,13 @@ export class Reconcile implements KeyedJob {
   executing = false;
   /** True once its first ansible-playbook process started: requests no longer join it. */
   executed = false;
+  /**
+   * When it was asked for: its own request, then each request that joined it. The apply-window gate passes when
+   * any of them fell inside a window, so a joiner's time counts and not only the earliest: the request a window's
+   * opening makes often joins a reconcile queued before the window, and that one must still apply. Bounded: the
+   * first and the newest few.
+   */
+  readonly queuedAt: Date[] = [new Date()];
   private readonly controller = new AbortController();
   private resolveDone!: () => void;
   private sha: string | undefined;
@@ -55,7 +65,9 @@ export class Reconcile implements KeyedJob {
   }
 
   /** Joins another request: an explicit apply or check wins over following the target's mode. */
-  join(request: ReconcileRequest): void {
+  join(request: ReconcileRequest, at = new Date()): void {
+    this.queuedAt.push(at);
+    if (this.queuedAt.length > maxQueuedAt) this.queuedAt.splice(1, 1);
     this.request = { ...this.request, mode: request.mode ?? this.request.mode, force: request.force || this.request.force };
   }
 

@@ -5,11 +5,11 @@ import type { Logger } from '../log.js';
 import type { Runner } from '../runner/index.js';
 import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
-import type { Control, TargetStore } from '../store/targets.js';
+import type { Control, TargetRecord, TargetStore } from '../store/targets.js';
 import type { RunResult, RunSummary, Trigger } from '../store/types.js';
 import { writeRunRecord } from './record-writes.js';
 import type { FleetEvents } from './events.js';
-import { targetStatusOf } from './status.js';
+import { settledStatusOf, targetStatusOf, type TargetStatus } from './status.js';
 import { Controls } from './controls.js';
 import type { Waiting } from './decide.js';
 import { HostLocks, type HostSet } from './host-locks.js';
@@ -343,12 +343,22 @@ export class Reconciler {
   /** Writes a run's end, then tells observers how it moved its target's status (never for a preview's run). */
   private finishRun(runId: number, result: RunResult): void {
     const row = this.deps.store.row(runId);
-    const before = row ? targetStatusOf(this.deps.targets.record(row.target).lastConclusive) : 'unknown';
+    const was = row ? this.deps.targets.record(row.target) : undefined;
     const written = writeRunRecord(runId, 'record its end', () => this.deps.store.finish(runId, result));
     if (written) this.shared = undefined;
     if (!written || !row || row.preview_id !== null) return;
-    const after = targetStatusOf(this.deps.targets.record(row.target).lastConclusive);
-    this.deps.events.emit('run-finished', { run: this.deps.store.get(runId)!, before, after });
+    const now = this.deps.targets.record(row.target);
+    const settled = { before: was ? this.settled(was) : 'unknown', after: this.settled(now) } as const;
+    this.deps.events.emit('run-finished', { run: this.deps.store.get(runId)!, before: targetStatusOf(was?.lastConclusive), after: targetStatusOf(now.lastConclusive), settled });
+  }
+
+  /** The target's status as notifications tell it: known non-idempotent changes are not drift. */
+  private settled(record: TargetRecord): TargetStatus {
+    const { store } = this.deps;
+    return settledStatusOf(record, (run) => {
+      const known = new Set(store.nonIdempotentTasks(run.target, run.revision));
+      return store.changedTaskNames(run.id).every((task) => known.has(task));
+    });
   }
 
   /** An automatic request for one target (schedule, wake-ups): a refusal is logged, never thrown. */

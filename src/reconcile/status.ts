@@ -62,6 +62,22 @@ export function targetStatusOf(latest: RunSummary | null | undefined): TargetSta
   return 'in-sync';
 }
 
+/**
+ * A target's status as its notifications tell it, which flaps less than `targetStatusOf`: a succeeded apply is
+ * no news of sync (its verify check is, so the check before the apply still counts), and a check whose only
+ * changes are tasks known to be non-idempotent at its revision counts as in sync (`onlyNonIdempotent` says so
+ * of a run; it reads the record, so it is a port).
+ */
+export function settledStatusOf(
+  record: { lastConclusive: RunSummary | null; lastCheck: RunSummary | null },
+  onlyNonIdempotent: (run: RunSummary) => boolean,
+): TargetStatus {
+  const last = record.lastConclusive;
+  const run = last?.kind === 'apply' && last.status === 'succeeded' ? record.lastCheck : last;
+  const status = targetStatusOf(run);
+  return status === 'drifted' && run && onlyNonIdempotent(run) ? 'in-sync' : status;
+}
+
 export function hostStatusOf(kind: RunKind, recap: HostRecap): HostStatus {
   if (recap.failed > 0) return 'failed';
   if (recap.unreachable > 0) return 'unreachable';

@@ -47,6 +47,16 @@ export function windowState(windows: readonly WindowSpec[], now: Date): WindowSt
 /** "0 2 * * 1-5 (Europe/Berlin), 2h" — how a window is named in messages. */
 export function describeWindow(window: WindowSpec): string {
   const hours = window.durationMs / 3_600_000;
-  const length = Number.isInteger(hours) ? `${hours}h` : `${Math.round(window.durationMs / 60_000)}m`;
+  const minutes = window.durationMs / 60_000;
+  const length = Number.isInteger(hours) ? `${hours}h` : minutes >= 1 ? `${Math.round(minutes)}m` : `${Math.round(window.durationMs / 1000)}s`;
   return `"${window.cron}" (${window.timezone}) for ${length}`;
+}
+
+/** Outside every window at `now`: the sentence a waiting apply shows, and when the next window opens. */
+export function outsideWindows(windows: readonly WindowSpec[], now: Date): { detail: string; opensAt?: Date } | undefined {
+  const state = windowState(windows, now);
+  if (state.open) return undefined;
+  const next = state.opensAt ? `; the next opens at ${state.opensAt.toISOString()}` : '';
+  const which = state.window ? ` (${describeWindow(state.window)})` : '';
+  return { detail: `outside the apply windows${next}${which}`, ...(state.opensAt ? { opensAt: state.opensAt } : {}) };
 }

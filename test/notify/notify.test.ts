@@ -98,7 +98,7 @@ describe('notifications from a real fleet to real receivers', { timeout: 180_000
         at: undefined,
         target: 'web',
         status: 'drifted',
-        problem: f.fleet.target('web').problem,
+        problem: 'drift in message of the day',
         run: { id: driftRun, kind: 'check', revision: check!.revision, summary: check!.summary },
         url: `${base}/#/runs/${driftRun}`,
       },
@@ -125,7 +125,7 @@ describe('notifications from a real fleet to real receivers', { timeout: 180_000
 
   test('slack gets the one-line text with a link; no secret header when none is configured', async () => {
     const [got] = await waitFor('the slack delivery', () => r.answering.at('/slack').length > 0 && r.answering.at('/slack'), 10_000, 20);
-    assert.deepEqual(got!.json, { text: `*web* drifted: 2 hosts would change (check run #${driftRun}) <${base}/#/runs/${driftRun}|open>` });
+    assert.deepEqual(got!.json, { text: `*web* drifted: 2 hosts would change (check run #${driftRun}) — drift in message of the day <${base}/#/runs/${driftRun}|open>` });
     assert.equal(got!.headers['x-fleetcd-secret'], undefined);
   });
 
@@ -140,22 +140,25 @@ describe('notifications from a real fleet to real receivers', { timeout: 180_000
     assert.equal(r.answering.at('/slack').length, 1);
   });
 
-  test('an apply that heals the drift sends recovered and applied', async () => {
+  test('an apply that heals the drift sends applied, and recovered only once its verify check found the target in sync', async () => {
     const { id } = f.fleet.reconcile(['web'], { trigger: 'api', mode: 'apply' })[0]!;
     const runs = await f.chain(id);
-    const apply = runs.find((run) => run.kind === 'apply')!;
+    const [apply, verify] = [runs.find((run) => run.kind === 'apply')!, runs.at(-1)!];
     assert.equal(apply.status, 'succeeded');
+    assert.equal(verify.kind, 'check');
     assert.equal(f.fleet.target('web').status, 'in-sync');
     const json = await waitFor('two more json deliveries', () => r.answering.at('/json').length === 3 && r.answering.at('/json').slice(1), 10_000, 20);
-    assert.deepEqual(json.map((g) => [g.json.event, (g.json.run as { id: number }).id, g.json.status]).sort(), [
-      ['applied', apply.id, 'in-sync'],
-      ['recovered', apply.id, 'in-sync'],
+    assert.deepEqual(json.map((g) => [g.json.event, (g.json.run as { id: number }).id, g.json.status, g.json.problem]).sort(), [
+      ['applied', apply.id, 'in-sync', null],
+      ['recovered', verify.id, 'in-sync', null],
     ]);
+    const recovered = json.find((g) => g.json.event === 'recovered')!;
+    assert.ok(Date.parse(String(recovered.json.at)) >= Date.parse(verify.finishedAt!), `told at ${String(recovered.json.at)}, verify ended ${verify.finishedAt}`);
+    assert.ok(recovered.receivedAt >= Date.parse(verify.finishedAt!));
     const slack = await waitFor('two more slack deliveries', () => r.answering.at('/slack').length === 3 && r.answering.at('/slack').slice(1), 10_000, 20);
-    const link = `<${base}/#/runs/${apply.id}|open>`;
     assert.deepEqual(slack.map((g) => g.json.text).sort(), [
-      `*web* applied 2 changes on 2 hosts (apply run #${apply.id}) ${link}`,
-      `*web* is back in sync (apply run #${apply.id}) ${link}`,
+      `*web* applied 2 changes on 2 hosts (apply run #${apply.id}) <${base}/#/runs/${apply.id}|open>`,
+      `*web* is back in sync (check run #${verify.id}) <${base}/#/runs/${verify.id}|open>`,
     ]);
   });
 
@@ -246,7 +249,7 @@ describe('queue limits and reconfiguration', () => {
     const notifier = new Notifier(f.config, { db: f.db, log: pino({ level: 'silent' }), fleet: f.fleet, policy: { ...policy, timeoutMs: 60_000, maxWaiting: 1 } });
     notifier.watch(events);
     const run = f.store.get(f.store.create({ target: 'web', kind: 'check', trigger: 'api', revision: 'c'.repeat(40) }))!;
-    for (let i = 0; i < 3; i++) events.emit('run-finished', { run, before: 'in-sync', after: 'failed' });
+    for (let i = 0; i < 3; i++) events.emit('run-finished', { run, before: 'in-sync', after: 'failed', settled: { before: 'in-sync', after: 'failed' } });
     const state = (name: string) => of(notifier, name).reverse().map((d) => [d.status, d.error]);
     assert.deepEqual(state('a'), [['pending', null], ['failed', 'dropped: queue full'], ['pending', null]]);
     await waitFor('the first attempts to reach the receiver', () => r.hanging.requests.length === 2, 5_000, 20);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { freePort } from '../helpers/daemon.js';
 
 /** One request a receiver got. */
-export type Received = { path: string; headers: IncomingHttpHeaders; body: string; json: Record<string, unknown> };
+export type Received = { path: string; headers: IncomingHttpHeaders; body: string; json: Record<string, unknown>; receivedAt: number };
 
 /** Real HTTP receivers on 127.0.0.1: one that answers, one where nothing listens, one that never answers. */
 export type Receivers = {
@@ -35,7 +35,7 @@ function record(into: Received[], answer: boolean): Server {
       } catch {
         // kept as text
       }
-      into.push({ path: request.url ?? '', headers: request.headers, body, json });
+      into.push({ path: request.url ?? '', headers: request.headers, body, json, receivedAt: Date.now() });
       if (answer) response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
   });

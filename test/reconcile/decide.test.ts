@@ -44,8 +44,8 @@ function input(f: CheckFindings): DecideInput {
     target: { name: 'web', mode: f.mode, applyWindows: [], soakMs: 0, retryLimit: 3 },
     check: { status: f.status, exitCode: f.exitCode, driftedHosts: f.driftedHosts, changedTasks: f.changedTasks },
     revision: { sha: 'a'.repeat(40), appliedBefore: f.revisionApplied, knownNonIdempotent: f.knownNonIdempotent },
-    state: { suspended: false, upstream: [], window: { open: true } },
-    request: { trigger: 'schedule' },
+    state: { suspended: false, upstream: [] },
+    request: { trigger: 'schedule', queuedAt: [new Date('2025-01-01T00:00:00Z')] },
     now: new Date('2025-01-01T00:00:00Z'),
   };
 }
@@ -384,12 +384,57 @@ describe('decide: the policy, then the gates', () => {
   });
 
   it('stops for an explicit check request, whatever the mode', () => {
-    const asked = { ...input(drift), request: { trigger: 'api' as const, mode: 'check' as const } };
+    const asked = { ...input(drift), request: { trigger: 'api' as const, mode: 'check' as const, queuedAt: [] } };
     assert.deepEqual(decide(asked), { kind: 'stop', reason: 'a check was asked for' });
   });
 
   it('applies for an explicit apply request in detect mode', () => {
-    const asked = { ...input({ ...drift, mode: 'detect' }), request: { trigger: 'api' as const, mode: 'apply' as const } };
+    const asked = { ...input({ ...drift, mode: 'detect' }), request: { trigger: 'api' as const, mode: 'apply' as const, queuedAt: [] } };
     assert.equal(decide(asked).kind, 'apply');
+  });
+});
+
+describe('decide: apply windows gate when a reconcile was asked for, not when its check ended', () => {
+  // 02:00–02:10 UTC every day; the check of a reconcile asked for at 02:09 ends at 02:12.
+  const windows = [{ cron: '0 2 * * *', durationMs: 600_000, timezone: 'UTC' }];
+  const drift = findings({ driftedHosts: ['web1'], changedTasks: ['Write config'] });
+  const at = (queuedAt: string[], now: string, extra: Partial<DecideInput['request']> = {}): DecideInput => {
+    const base = input(drift);
+    return {
+      ...base,
+      target: { ...base.target, applyWindows: windows },
+      request: { trigger: 'schedule', ...extra, queuedAt: queuedAt.map((t) => new Date(t)) },
+      now: new Date(now),
+    };
+  };
+  const nextWindow = {
+    kind: 'wait',
+    waiting: {
+      reason: 'window',
+      detail: 'outside the apply windows; the next opens at 2025-01-02T02:00:00.000Z ("0 2 * * *" (UTC) for 10m)',
+      until: '2025-01-02T02:00:00.000Z',
+    },
+  };
+
+  it('applies when it was queued inside a window that closed before its check ended', () => {
+    assert.deepEqual(decide(at(['2025-01-01T02:09:00Z'], '2025-01-01T02:12:00Z')), { kind: 'apply', reason: 'drift found', limit: 'web1' });
+  });
+
+  it('waits for the next window, naming it, when it was queued outside one', () => {
+    assert.deepEqual(decide(at(['2025-01-01T01:59:00Z'], '2025-01-01T02:12:00Z')), nextWindow);
+    assert.deepEqual(decide(at(['2025-01-01T02:10:00Z'], '2025-01-01T02:12:00Z')), nextWindow, 'the window closed at 02:10');
+  });
+
+  it('applies when it was queued outside but the check ends inside a window, as before', () => {
+    assert.equal(decide(at(['2025-01-01T01:59:00Z'], '2025-01-01T02:01:00Z')).kind, 'apply');
+  });
+
+  it('applies when a request that joined it came inside a window (the window opening joined an earlier reconcile)', () => {
+    assert.equal(decide(at(['2025-01-01T01:59:00Z', '2025-01-01T02:00:00Z'], '2025-01-01T02:12:00Z')).kind, 'apply');
+  });
+
+  it('goes through with force or a rollback wherever it was queued', () => {
+    assert.equal(decide(at(['2025-01-01T01:59:00Z'], '2025-01-01T02:12:00Z', { force: true })).kind, 'apply');
+    assert.equal(decide(at(['2025-01-01T01:59:00Z'], '2025-01-01T02:12:00Z', { trigger: 'rollback' })).kind, 'apply');
   });
 });
