@@ -201,8 +201,8 @@ async function loudPlaybook({ d, r, pid, sandbox }: Stage, mb: number): Promise<
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     bytes += chunk.length;
     // Only a window is kept: the cut line may straddle two chunks, the log itself must not be held here.
-    const text = carry + Buffer.from(chunk).toString('latin1');
-    cutLine ||= /… [\d.]+ [KMG]?i?B cut \(of [\d.]+ [KMG]?i?B\) …/.exec(text)?.[0] ?? '';
+    const text = carry + Buffer.from(chunk).toString('latin1'); // bytes as characters: no chunk splits one
+    cutLine ||= /[\d.]+ [KMG]?i?B cut \(of [\d.]+ [KMG]?i?B\)/.exec(text)?.[0] ?? '';
     carry = text.slice(-128);
   }
   const afterLog = memoryOf(pid);
