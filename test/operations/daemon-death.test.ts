@@ -20,7 +20,7 @@ const deathBoundMs = 10_000;
 
 /** The live (not zombie) processes of a process group. */
 const members = (pgid: number): ProcessLine[] => processes().filter((p) => p.pgid === pgid && !p.stat.startsWith('Z'));
-const watchdogOf = (pgid: number): ProcessLine | undefined => members(pgid).find((p) => p.args.includes('fleetcd-watchdog'));
+const watchdogOf = (pgid: number): ProcessLine | undefined => members(pgid).find((p) => p.args.endsWith(' fleetcd-watchdog'));
 
 describe('a dead daemon’s runs and gates die with it', { timeout: 300_000 }, () => {
   let d: RunningDaemon;
