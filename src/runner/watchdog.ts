@@ -12,14 +12,16 @@ export const watchdogFd = 4;
  * Started first in the child's process group, before the program itself: a background `sh` that reads the
  * socket until end of file, which comes only once the daemon is gone (the daemon never writes to it nor
  * closes it while the group lives), and then SIGKILLs its own process group. It holds nothing else of the
- * program's: output to /dev/null, fd 3 (a run's events) closed, so no reader waits on it. The program is
+ * program's: output to /dev/null, fd 3 (a run's events) closed, so no reader waits on it. It ignores the
+ * SIGTERM of a stop, so the grace before the SIGKILL is covered too (a background job of a non-interactive
+ * sh already ignores SIGINT and SIGQUIT). The program is
  * then exec'd in the leader's place (same pid, start time, argv, exit status as a direct spawn) with the
  * socket closed, so nothing it starts holds it. On a normal end the daemon SIGKILLs the group, watchdog
  * included (GroupSupervisor.end). Its own `sh -c` names it, so it never matches a search for the program.
  * The script is fixed; the program's arguments are positional parameters, never parsed by the shell.
  */
 const script = [
-  `/bin/sh -c 'while read -r _; do :; done; kill -KILL 0' fleetcd-watchdog <&${watchdogFd} >/dev/null 2>&1 3>&- ${watchdogFd}<&- &`,
+  `/bin/sh -c 'trap "" TERM; while read -r _; do :; done; kill -KILL 0' fleetcd-watchdog <&${watchdogFd} >/dev/null 2>&1 3>&- ${watchdogFd}<&- &`,
   `exec "$@" ${watchdogFd}<&-`,
 ].join('\n');
 

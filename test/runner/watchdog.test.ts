@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runGateProgram } from '../../src/runner/gate.js';
@@ -22,7 +22,7 @@ describe('the watchdog in a child’s process group', () => {
   const dir = tempDir('fleetcd-watchdog-');
   after(() => removeDir(dir));
 
-  test('a gate leads its group with its own argv and no watchdog socket; the watchdog beside it holds the socket and none of its output; both go at the end', async () => {
+  test('a gate leads its group with its own argv and no watchdog socket; the watchdog beside it holds the socket and none of its output, and outlives a SIGTERM; both go at the end', async () => {
     const marker = `fleetcd-watchdog-test-${process.pid}`;
     const outcome = runGateProgram(dir, ['sh', '-c', 'sleep 2.3; echo done', marker], { PATH: process.env.PATH ?? '/usr/bin:/bin' }, { timeoutMs: 60_000, killGraceMs: 5000 });
     const gate = await waitFor('the gate to run', () => processes().find((p) => p.args === `sh -c sleep 2.3; echo done ${marker}`), 10_000, 20);
@@ -34,6 +34,9 @@ describe('the watchdog in a child’s process group', () => {
     assert.match(held['0'] ?? '', /^socket:/, `it reads the daemon’s socket: ${JSON.stringify(held)}`);
     // None of the gate's output: a reader waiting for its end of file would wait for the watchdog.
     assert.deepEqual([held['1'], held['2'], held['3'], held[String(watchdogFd)]], ['/dev/null', '/dev/null', undefined, undefined]);
+    // It outlives a stop's SIGTERM (SigIgn, a hex mask with bit n-1 for signal n), so it covers the grace too.
+    const ignored = BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${watchdog.pid}/status`, 'utf8'))![1]}`);
+    assert.equal((ignored >> 14n) & 1n, 1n, 'the watchdog ignores SIGTERM');
     const output = [fds(gate.pid)['1'], fds(gate.pid)['2']];
     assert.deepEqual(Object.values(held).filter((target) => output.includes(target)), [], JSON.stringify({ held, output }));
     assert.deepEqual(await outcome, { exitCode: 0, output: 'done', timedOut: false, cancelled: false });
