@@ -6,7 +6,7 @@
  *
  *   npm run bench                                   # the full suite (about 50 minutes on 2 cores)
  *   node --import tsx bench/run-all.ts --quick      # small sizes, one or two rounds: checks the suite works
- *   node --import tsx bench/run-all.ts --only 1,3   # some of them (keys: 0 1 2 2f 3 4 4i 5 6 retention crash)
+ *   node --import tsx bench/run-all.ts --only 1,3   # some of them (keys: 0 1 2 2f 3 4 4i 5 6 retention crash orphan)
  *   … [--out FILE] [--no-build]
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -56,6 +56,7 @@ const entries: Entry[] = [
   { key: '6', runs: one('capacity.ts'), timeoutMin: 40 },
   { key: 'retention', runs: one('retention.ts', [], ['--runs', '2000']), timeoutMin: 15, adapt: adaptRetention },
   { key: 'crash', runs: one('crash-recovery.ts', [], ['--rounds', '1']), timeoutMin: 10, adapt: adaptCrash },
+  { key: 'orphan', runs: one('orphan-kill.ts'), timeoutMin: 10 },
 ];
 
 type Outcome = { entry: Entry; commands: string[]; seconds: number; result?: BenchResult; error?: string };

@@ -10,7 +10,8 @@ export const crashExitCode = 70;
  * Process-level handlers for what must end the process: a fatal error (the record cannot be written), an
  * uncaught exception, an unhandled rejection. Each logs ONE fatal line — the error, its stack, the run it
  * belongs to where known (the error's, or the run whose callbacks were running) — kills the process groups of
- * the runs and gates still going (they are detached on purpose, so they would outlive us), and exits 70. The
+ * the runs and gates still going (detached on purpose; their watchdogs would take them once we are gone, but
+ * killing them here is certain, and logged), and exits 70. The
  * state lock goes with the exit (state-lock.ts); at the next start the run reads `interrupted`.
  */
 export function installCrashHandlers(log: Logger, exit: (code: number) => never = (code) => process.exit(code)): void {

@@ -66,15 +66,18 @@ export async function openFleet(config: Config, log: Logger, role: string): Prom
 }
 
 /**
- * Runs a dead daemon left running: a process group whose leader is still the very process it started (same
- * pid and start time) is killed with its SSH control masters; then every unfinished run is `interrupted`.
+ * Runs a dead daemon left running. Their process groups normally died with it (the watchdog in each group,
+ * runner/watchdog.ts); this is the second line: a group whose leader is still the very process it started
+ * (same pid and start time) is killed. The SSH control masters of every run that had started go too — they
+ * detach into their own session, so no watchdog took them. Then every unfinished run is `interrupted`.
  */
 async function recoverInterruptedRuns(config: Config, runs: RunStore, log: Logger): Promise<void> {
-  const orphaned = runs.unfinished().filter((run) => run.pgid !== null && killOrphanGroup(run.pgid, run.pgStart));
-  if (orphaned.length > 0) {
-    log.warn({ runs: orphaned.map((r) => r.id) }, 'stopped ansible-playbook processes a previous fleetcd left running');
+  const started = runs.unfinished().filter((run) => run.pgid !== null);
+  const orphaned = started.filter((run) => run.pgid !== null && killOrphanGroup(run.pgid, run.pgStart));
+  if (orphaned.length > 0) log.warn({ runs: orphaned.map((r) => r.id) }, 'stopped ansible-playbook processes a previous fleetcd left running');
+  if (started.length > 0) {
     const runner = new Runner(join(config.stateDir, 'work'), config.ansible);
-    for (const target of new Set(orphaned.map((r) => r.target))) await runner.closeControlMasters(target);
+    for (const target of new Set(started.map((r) => r.target))) await runner.closeControlMasters(target);
   }
   const interrupted = runs.markInterrupted();
   if (interrupted > 0) log.warn({ runs: interrupted }, 'marked runs of a previous fleetcd as interrupted');

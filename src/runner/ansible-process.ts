@@ -10,6 +10,7 @@ import { GroupSupervisor } from './process-group.js';
 import { processStartTicks } from './process-identity.js';
 import { neverStarted, spawnFailure } from './spawn-error.js';
 import { WarningCollector } from './warnings.js';
+import { watchedCommand } from './watchdog.js';
 
 export type ProcessOptions = {
   env: Record<string, string>;
@@ -52,7 +53,8 @@ const stderrTailBytes = 4096;
 /**
  * Runs ansible-playbook in its own process group, streams its structured events from fd 3 and its text
  * output to the run's log file, and stops the whole group (SIGTERM, then SIGKILL after a grace) on timeout,
- * abort or a log it cannot write. Never throws for what Ansible or the OS did; the outcome says it.
+ * abort or a log it cannot write, and — by the watchdog in the group (watchdog.ts) — when this daemon dies.
+ * Never throws for what Ansible or the OS did; the outcome says it.
  */
 export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions): Promise<ProcessOutcome> {
   const started = Date.now();
@@ -63,11 +65,13 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
     logError ??= `cannot write the run log ${options.logFile}: ${messageOf(error)}`;
     stopOnLogError();
   });
-  const child = execa('ansible-playbook', ansibleArgv(spec), {
+  const command = watchedCommand('ansible-playbook', ansibleArgv(spec), options.env.PATH, spec.cwd);
+  const child = execa(command.file, command.args, {
     cwd: spec.cwd,
     env: options.env,
     extendEnv: false,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    // fd 3: the callback plugin's events; fd 4: the watchdog's socket, which the daemon holds open until the group ends.
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
     buffer: false,
     reject: false,
@@ -78,6 +82,9 @@ export async function runAnsiblePlaybook(spec: RunSpec, options: ProcessOptions)
   if (pgid && options.nice) setPriorityOf(pgid, options.nice);
   const group = new GroupSupervisor(pgid, options);
   stopOnLogError = () => group.stop();
+  // Once Ansible itself has exited, its group (the watchdog, anything it left) goes: the watchdog holds the
+  // socket open, and the wait for the child's streams would otherwise wait for it.
+  child.once('exit', () => group.end());
   if (pgid) options.onSpawn?.(pgid, processStartTicks(pgid));
 
   const writeLog = (chunk: Buffer): void => {

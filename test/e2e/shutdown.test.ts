@@ -71,20 +71,19 @@ describe('the daemon process stops cleanly and recovers the record', () => {
     assert.match(run.error ?? '', /fleetcd stopped/);
   });
 
-  test('SIGKILL mid-run: the next start stops the orphaned run, marks it interrupted and keeps every finished run', async () => {
+  test('SIGKILL mid-run: the run’s processes go with the daemon, the next start marks it interrupted and keeps every finished run', async () => {
     const before = await waitFor('a running run', async () => {
       const { runs } = await getJson<{ runs: Run[] }>(base, '/api/v1/runs');
       return runs.find((r) => r.status === 'running') && liveProcesses(marker).length > 0 ? runs : undefined;
     });
     daemon!.child.kill('SIGKILL');
     await daemon!.exit();
-    const orphans = processesMentioning(marker).map((p) => p.pid);
-    assert.ok(orphans.length > 0, 'a SIGKILLed daemon leaves its ansible-playbook running');
+    // The watchdog in the run's process group kills it when the daemon's end of its socket closes (issue 16:
+    // within 5 s; the bound here allows for a loaded machine). The restart's reaping is the second line
+    // (test/operations/daemon-death.test.ts).
+    await waitFor('the run’s processes to go with the daemon', () => liveProcesses(marker).length === 0, 10_000, 50);
     daemon = spawnDaemon(configFile);
     const after = await waitFor('the restarted daemon to answer', () => getJson<{ runs: Run[] }>(base, '/api/v1/runs'));
-    // The restart found the run's process group still led by the very process it started, and killed it.
-    const alive = new Set(processesMentioning(marker).map((p) => p.pid));
-    assert.deepEqual(orphans.filter((pid) => alive.has(pid)), []);
     for (const old of before) {
       const now = after.runs.find((r) => r.id === old.id);
       assert.ok(now, `run ${old.id} is still recorded`);
