@@ -45,6 +45,7 @@ export class Comparisons {
   }
 
   private async lists(a: string, b: string): Promise<Lineage> {
+    if (a === b) return { ahead: [], behind: [], diverged: false };
     const key = `${a}..${b}`;
     const known = this.cache.get(key);
     if (known) return known;
