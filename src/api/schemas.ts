@@ -108,6 +108,16 @@ export const rollbackBodySchema = z.strictObject({
   reason: z.string({ error: 'must be a string' }).max(500, { error: 'must be at most 500 characters' }).optional(),
 });
 
+const targetName = z
+  .string({ error: 'must be a target name' })
+  .min(1, { error: 'must be a target name' })
+  .max(200, { error: 'must be at most 200 characters' });
+
+export const compareQuery = z.object({
+  from: targetName.describe('the target whose revision is compared (upstream, say staging)'),
+  to: targetName.describe('the target it is compared with (downstream, say production)'),
+});
+
 export const cancelSchema = z.object({ id: z.number().int(), cancelling: z.literal(true) });
 
 export const webhookAnswerSchema = z.object({
@@ -121,6 +131,8 @@ export const webhookAnswerSchema = z.object({
   fetching: z.literal(true).optional(),
 });
 
+export { comparisonSchema } from '../reconcile/compare.js';
+export type { Comparison } from '../reconcile/compare.js';
 export { hostPageSchema, runDetailSchema, runSummarySchema, sourceViewSchema, statusViewSchema, targetDetailSchema };
 export type { RunDetail, RunSummary, TaskResult } from '../store/types.js';
 export type { HostPage, StatusView, TargetDetail, TargetView } from '../reconcile/views.js';

@@ -5,12 +5,13 @@ import type { Config } from '../config/index.js';
 import { FleetError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Runner } from '../runner/index.js';
-import type { GitSource, Revision, SourceView } from '../source/index.js';
+import type { GitSource, Lineage, Revision, SourceView } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { GateResults, PreviewStore } from '../store/previews.js';
 import type { RunRetention } from '../store/retention.js';
 import type { TargetStore } from '../store/targets.js';
 import type { RunDetail, RunSummary, TaskResult, Trigger } from '../store/types.js';
+import { Comparisons, compareBounds, type Comparison } from './compare.js';
 import { runLogFile } from './execute-run.js';
 import { FleetEvents } from './events.js';
 import { Previews } from './previews.js';
@@ -19,7 +20,7 @@ import { Reconciler, type ReconcileRequest } from './reconciler.js';
 import { SourceWatcher } from './source-watcher.js';
 import { hostStatusOf } from './status.js';
 import type { Target } from './targets.js';
-import { targetView, type HostPage, type StatusView, type TargetDetail, type TargetView } from './views.js';
+import { revisionsNamed, targetView, type HostPage, type StatusView, type TargetDetail, type TargetView } from './views.js';
 
 const day = 86_400_000;
 
@@ -48,6 +49,7 @@ export class Fleet {
   private loadedAt = new Date().toISOString();
   /** The trigger of the reconcile the next new revision causes (a webhook's fetch says `webhook`). */
   private nextCommitTrigger: Trigger = 'commit';
+  private readonly comparisons = new Comparisons((from, to) => this.lineage(from, to));
 
   constructor(
     private config: Config,
@@ -209,6 +211,18 @@ export class Fleet {
     return { ...view!, hosts };
   }
 
+  /** What target `from` runs that target `to` does not, and the reverse (`GET /api/v1/compare`). */
+  async compare(from: string, to: string): Promise<Comparison> {
+    const targets = this.reconciler.list();
+    const named = (name: string): Target => {
+      const target = targets.find((t) => t.name === name);
+      if (!target) throw new FleetError('not-found', `unknown target: ${name}`);
+      return target;
+    };
+    const [a, b] = this.views([named(from), named(to)]);
+    return this.comparisons.compare(a!, b!);
+  }
+
   /** What the fleet knows of one host across targets: "which hosts did we actually touch". */
   host(name: string): HostPage {
     const rows = this.stores.targets.hostRows(name);
@@ -260,7 +274,7 @@ export class Fleet {
   private views(targets: Target[]): TargetView[] {
     const revision = this.reconciler.revision();
     const records = this.stores.targets.records(targets.map((t) => t.name));
-    const commits = this.stores.targets.commits([...records.values()].flatMap((r) => (r.lastStarted ? [r.lastStarted.revision] : [])));
+    const commits = this.stores.targets.commits(targets.flatMap((t) => revisionsNamed(t.mode, records.get(t.name)!)));
     const shared = this.reconciler.sharedHosts(this.reconciler.list());
     const current = revision ? { sha: revision.sha, branch: revision.ref } : undefined;
     return targets.map((target) => {
@@ -271,7 +285,7 @@ export class Fleet {
         target,
         record,
         running: this.reconciler.isBusy(target.name),
-        commit: record.lastStarted ? commits.get(record.lastStarted.revision) : undefined,
+        commits,
         nonIdempotentTasks: at ? this.stores.runs.nonIdempotentTasks(target.name, at) : [],
         waiting: this.reconciler.waitingOf(target.name),
         sharedHosts: shared.get(target.name) ?? [],
@@ -279,6 +293,21 @@ export class Fleet {
         brokenTip: revision && tipProblem ? { sha: revision.sha, problem: tipProblem } : undefined,
       });
     });
+  }
+
+  /**
+   * The commits between two revisions, read from the mirror between fetches (deepening it is mirror work). A
+   * source that cannot answer now is a conflict naming why, not a 500.
+   */
+  private async lineage(from: string, to: string): Promise<Lineage> {
+    const watcher = this.watcher;
+    if (!watcher) throw new FleetError('not-found', 'this fleetcd is not watching a repository');
+    try {
+      return await watcher.between(() => watcher.source.compare(from, to, compareBounds));
+    } catch (error) {
+      if (error instanceof FleetError && error.reason === 'source') throw new FleetError('conflict', `cannot compare now: ${error.message}`, { cause: error, retryable: true });
+      throw error;
+    }
   }
 
   /** Any ref of the watched repository as a revision, fetched between polls (a preview's). */

@@ -28,7 +28,12 @@ export const targetViewSchema = z.object({
   problem: z.string().nullable().describe('the most important thing to know, when something is wrong'),
   nonIdempotentTasks: z.array(z.string()).describe('tasks the verify check after the last apply still changed'),
   coverage: coverageSchema.nullable().describe('what the newest finished check could and could not see'),
-  revision: commitSchema.nullable().describe('the revision of the newest run'),
+  revision: commitSchema
+    .nullable()
+    .describe(
+      'what the target runs: the revision it is held at, else that of its newest clean apply (in detect mode, of the newer of that and its newest check that found nothing to change); null before any',
+    ),
+  checkedRevision: commitSchema.nullable().describe("the revision of its newest finished check, which may be ahead of `revision`; null before any"),
   lastCheckAt: z.string().nullable(),
   lastApplyAt: z.string().nullable(),
   hosts: z
@@ -68,7 +73,8 @@ export type TargetFacts = {
   target: Target;
   record: TargetRecord;
   running: boolean;
-  commit: Commit | undefined;
+  /** What the record knows of the revisions the view names (subject, author); a sha alone when it knows nothing. */
+  commits: ReadonlyMap<string, Commit>;
   nonIdempotentTasks: string[];
   waiting: Waiting | undefined;
   sharedHosts: string[];
@@ -98,7 +104,8 @@ export function targetView(facts: TargetFacts): TargetView {
     problem: failure ?? holdProblem(record.held) ?? suspensionProblem(record.suspension) ?? waiting?.detail ?? null,
     nonIdempotentTasks: facts.nonIdempotentTasks,
     coverage: record.lastCheck?.coverage ?? null,
-    revision: facts.commit ?? (lastRun ? { sha: lastRun.revision, subject: '', author: '', committedAt: '' } : null),
+    revision: commitOf(runningRevision(target.mode, record), facts.commits),
+    checkedRevision: commitOf(record.lastCheck?.revision ?? null, facts.commits),
     lastCheckAt: record.lastCheck?.finishedAt ?? null,
     lastApplyAt: record.lastApply?.finishedAt ?? null,
     hosts: record.hosts,
@@ -109,6 +116,30 @@ export function targetView(facts: TargetFacts): TargetView {
     retry: record.retry && record.retry.revision === (record.held?.revision ?? facts.current?.sha) ? { attempt: record.retry.attempt, nextAt: record.retry.nextAt } : null,
     sharedHosts: facts.sharedHosts,
   };
+}
+
+/**
+ * The revision a target's hosts run (issue 17): the one it is held at (a rollback applies it at once, and no
+ * other may be applied), else the newest one an apply finished cleanly. A check says nothing of what the hosts
+ * run, except in detect mode, where fleetcd never applies: there a check that found nothing to change shows
+ * the hosts match its revision. Null before any of these.
+ */
+export function runningRevision(mode: Target['mode'], record: TargetRecord): string | null {
+  if (record.held) return record.held.revision;
+  const apply = record.lastGoodApply;
+  const check = mode === 'detect' ? record.lastCleanCheck : null;
+  const newest = check && (!apply || check.id > apply.id) ? check : apply;
+  return newest?.revision ?? null;
+}
+
+/** The shas of the revisions a view names, to read their commits in one query. */
+export function revisionsNamed(mode: Target['mode'], record: TargetRecord): string[] {
+  return [runningRevision(mode, record), record.lastCheck?.revision ?? null].filter((sha): sha is string => sha !== null);
+}
+
+function commitOf(sha: string | null, commits: ReadonlyMap<string, Commit>): Commit | null {
+  if (!sha) return null;
+  return commits.get(sha) ?? { sha, subject: '', author: '', committedAt: '' };
 }
 
 /** A held target waits for nothing it can reach by itself: newer revisions wait for a resume. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { revisionRecordSchema, type RevisionInput, type RevisionRecord, type SourceHistory, type SourceKey } from './history.js';
 import type { CommitInfo } from './commit.js';
 import { gitEnv } from './git-env.js';
+import { compareRevisions, type Lineage, type LineageBounds } from './lineage.js';
 import { Mirror, MirrorDamaged } from './mirror.js';
 import { checkoutPathProblem } from './paths.js';
 import type { Revision } from './revision.js';
@@ -204,6 +205,20 @@ export class GitSource {
     }
     touch(dir);
     return (this.current = this.revisionOf(entry, dir));
+  }
+
+  /**
+   * The commits revision `from` has that `to` has not, both ways (see compareRevisions), deepening the mirror
+   * as far as that needs within `bounds`. Call between fetches: the mirror has one owner.
+   */
+  async compare(from: string, to: string, bounds: LineageBounds): Promise<Lineage> {
+    for (const sha of [from, to]) if (!/^[0-9a-f]{40}$/.test(sha)) throw new FleetError('bad-request', `not a full commit sha: ${JSON.stringify(sha)}`);
+    try {
+      return await compareRevisions(this.mirror, from, to, bounds);
+    } catch (error) {
+      if (error instanceof FleetError) throw error;
+      throw this.sourceError(`cannot compare ${from.slice(0, 12)} with ${to.slice(0, 12)}`, error, true);
+    }
   }
 
   /** Garbage-collects the mirror when it has grown (call between fetches). */

@@ -6,3 +6,4 @@ export { authenticateWebhook, parsePush, pushDecision, webhookBodyLimit, webhook
 export type { PushEvent, WebhookProvider } from './webhook.js';
 export { forgeFamily, isPullRequestDelivery, parsePullRequest, pullRequestDecision, repositoryPath } from './pull-request.js';
 export type { ForgeFamily, PullRequestDecision, PullRequestEvent, PullRequestRef } from './pull-request.js';
+export { lineageCommitSchema, type Lineage, type LineageBounds, type LineageCommit } from './lineage.js';

@@ -19,7 +19,7 @@ const staleLockMs = 2 * silenceLimitMs;
  * Every fetch: forced (a rewritten branch replaces the tip), no tags, no FETCH_HEAD, and no opportunistic
  * update of refs/remotes/* (`--refmap=`), so only the tip ref keeps objects alive.
  */
-const fetchFlags = ['--no-tags', '--no-write-fetch-head', '--force', '--refmap='];
+export const fetchFlags = ['--no-tags', '--no-write-fetch-head', '--force', '--refmap='];
 /**
  * For commands that print nothing on success: simple-git waits 50 ms for a process that was silent, and a
  * trace line on stderr (dropped from error messages) avoids that on the path from push to run.
@@ -69,6 +69,14 @@ export class Mirror {
       ...this.env,
       ...extraEnv,
     });
+  }
+
+  /**
+   * A git for one request's work in the mirror (a comparison): the source's environment and silence limit, and
+   * stopped when `signal` aborts (the caller's overall time or output bound).
+   */
+  bounded(signal: AbortSignal): SimpleGit {
+    return simpleGit({ baseDir: this.dir, unsafe: allowedUnsafe, timeout: { block: silenceLimitMs }, abort: signal }).env(this.env);
   }
 
   /**
@@ -212,12 +220,14 @@ export class Mirror {
     }
   }
 
-  private shallowCommits(): Set<string> {
+  /** The commits whose parents the mirror does not hold (the edge of a shallow fetch). */
+  shallowCommits(): Set<string> {
     const file = join(this.dir, 'shallow');
     return new Set(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
   }
 
-  private async open(): Promise<void> {
+  /** Creates the mirror (or points it at the configured URL) before the first git command that needs it. */
+  async open(): Promise<void> {
     const exists = existsSync(join(this.dir, 'HEAD'));
     if (this.opened && exists) return;
     if (exists) {

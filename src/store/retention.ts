@@ -16,7 +16,8 @@ const referenced = `SELECT revision FROM runs UNION SELECT revision FROM preview
 /**
  * Which runs are old enough to go, and their removal. A run goes when it is older than `maxAge` or beyond the
  * newest `maxRunsPerTarget` of its target, unless something still points at it: a target's newest started,
- * conclusive, check and apply runs and the verify check after that apply, every run of a target at the revision
+ * conclusive, check and apply runs and the verify check after that apply, its newest clean apply and clean
+ * check (its `revision` is read from them), every run of a target at the revision
  * it is held at, and anything queued or running. A preview's runs go with their preview. The rest of the record
  * follows the runs (`pruneRecords`).
  */
@@ -30,6 +31,8 @@ export class RunRetention {
            UNION SELECT last_check FROM targets UNION SELECT last_apply FROM targets
            UNION SELECT r.followed_by FROM runs r JOIN targets t ON r.id = t.last_apply
            UNION SELECT r.id FROM runs r JOIN targets t ON t.name = r.target AND r.revision = t.held_revision
+           UNION SELECT MAX(id) FROM runs WHERE status = 'succeeded' AND failed = 0 AND preview_id IS NULL AND kind = 'apply' GROUP BY target
+           UNION SELECT MAX(id) FROM runs WHERE status = 'succeeded' AND failed = 0 AND preview_id IS NULL AND kind = 'check' AND changed = 0 GROUP BY target
          ),
          ranked AS (
            SELECT id, COALESCE(finished_at, queued_at) AS at, ROW_NUMBER() OVER (PARTITION BY target ORDER BY id DESC) AS n

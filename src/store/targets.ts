@@ -16,6 +16,10 @@ export type TargetRecord = {
   lastConclusive: RunSummary | null;
   lastCheck: (RunSummary & { coverage: Coverage | null }) | null;
   lastApply: RunSummary | null;
+  /** The newest apply that succeeded without a failed task: what the target's hosts run. */
+  lastGoodApply: RunSummary | null;
+  /** The newest check that succeeded and found nothing to change: what a detect-mode target's hosts match. */
+  lastCleanCheck: RunSummary | null;
   suspension: Control | null;
   held: Hold | null;
   retry: RetryState | null;
@@ -56,8 +60,10 @@ export class TargetStore {
     const rows = new Map(
       (prepared(this.db, `SELECT * FROM targets`).all() as TargetRow[]).map((row) => [row.name, row] as const),
     );
+    const good = this.newestGood();
     const ids = [...rows.values()].flatMap((r) => [r.last_started, r.last_conclusive, r.last_check, r.last_apply]);
-    const runs = this.runsById(ids.filter((id): id is number => id !== null));
+    const goodIds = [...good.values()].flatMap((g) => [g.apply, g.check]);
+    const runs = this.runsById([...ids, ...goodIds].filter((id): id is number => id !== null));
     const hosts = this.hostCounts();
     const summary = (id: number | null): RunSummary | null => {
       const run = id === null ? undefined : runs.get(id);
@@ -73,6 +79,8 @@ export class TargetStore {
         lastConclusive: summary(row?.last_conclusive ?? null),
         lastCheck: check ? { ...toSummary(check), coverage: check.coverage ? (JSON.parse(check.coverage) as Coverage) : null } : null,
         lastApply: summary(row?.last_apply ?? null),
+        lastGoodApply: summary(good.get(name)?.apply ?? null),
+        lastCleanCheck: summary(good.get(name)?.check ?? null),
         suspension: row?.suspended_at ? { reason: row.suspended_reason, at: row.suspended_at, by: row.suspended_by ?? 'unknown' } : null,
         held: row?.held_revision
           ? { revision: row.held_revision, reason: row.held_reason, at: row.held_at ?? '', by: row.held_by ?? 'unknown' }
@@ -143,6 +151,19 @@ export class TargetStore {
       )
       .all(JSON.stringify([...new Set(shas)])) as Commit[];
     return new Map(rows.map((row) => [row.sha, row]));
+  }
+
+  /**
+   * Per target, its newest clean apply and clean check. Not pointers in the targets table: retention keeps a
+   * target's runs bounded, so this is one indexed pass over them (and retention keeps these two runs).
+   */
+  private newestGood(): Map<string, { apply: number | null; check: number | null }> {
+    const rows = prepared(this.db, `SELECT target,
+                MAX(CASE WHEN kind = 'apply' THEN id END) AS apply,
+                MAX(CASE WHEN kind = 'check' AND changed = 0 THEN id END) AS "check"
+         FROM runs WHERE status = 'succeeded' AND failed = 0 AND preview_id IS NULL GROUP BY target`,
+    ).all() as Array<{ target: string; apply: number | null; check: number | null }>;
+    return new Map(rows.map(({ target, apply, check }) => [target, { apply, check }]));
   }
 
   private runsById(ids: number[]): Map<number, RunRow> {

@@ -58,7 +58,9 @@ describe('scopes belong to routes (contract note 20)', () => {
   /** Every route of the document, and the hidden document itself, with its parameters filled in. */
   const routes = (): Array<{ method: string; path: string; template: string }> => {
     const fill = (template: string): string =>
-      template.replace('{id}', String(runId)).replace('{name}', template.startsWith('/api/v1/hosts/') ? 'web1' : 'web');
+      template === '/api/v1/compare'
+        ? `${template}?from=web&to=web`
+        : template.replace('{id}', String(runId)).replace('{name}', template.startsWith('/api/v1/hosts/') ? 'web1' : 'web');
     const declared = Object.entries(document.paths).flatMap(([template, item]) =>
       (['get', 'post'] as const).filter((method) => item?.[method]).map((method) => ({ method: method.toUpperCase(), template, path: fill(template) })),
     );

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostPage, RunDetail, RunSummary, StatusView, TargetDetail, TargetView } from '../../src/api/schemas.js';
+import { renderComparison } from '../../src/cli/render/compare.js';
 import { renderDiff } from '../../src/cli/render/diff.js';
 import { renderStatus, renderTarget, renderTargets } from '../../src/cli/render/fleet.js';
 import { renderHost } from '../../src/cli/render/host.js';
@@ -47,6 +48,7 @@ function target(overrides: Partial<TargetView> = {}): TargetView {
     nonIdempotentTasks: [],
     coverage: null,
     revision: { sha, subject: 'Bump nginx', author: 'Alice <alice@example.org>', committedAt: '2025-03-01T08:00:00.000Z' },
+    checkedRevision: { sha, subject: 'Bump nginx', author: 'Alice <alice@example.org>', committedAt: '2025-03-01T08:00:00.000Z' },
     lastCheckAt: '2025-03-01T10:00:09.000Z',
     lastApplyAt: null,
     hosts: { total: 2, drifted: 0, unreachable: 0, failed: 0 },
@@ -255,7 +257,7 @@ describe('renderStatus and renderTargets', () => {
         hosts: { total: 3, drifted: 1, unreachable: 1, failed: 0 },
         waiting: { reason: 'window', detail: 'outside its apply windows', until: '2025-03-01T22:00:00.000Z' },
       }),
-      target({ name: 'web-frontends', status: 'unknown', revision: null, lastCheckAt: null, problem: 'playbook playbooks/site.yml does not exist in this revision' }),
+      target({ name: 'web-frontends', status: 'unknown', revision: null, checkedRevision: null, lastCheckAt: null, problem: 'playbook playbooks/site.yml does not exist in this revision' }),
     ],
   };
 
@@ -287,6 +289,75 @@ describe('renderStatus and renderTargets', () => {
     const held = { revision: sha, reason: null, at: '2025-03-01T10:00:00.000Z', by: 'api' };
     const row = renderTargets([target({ suspended: true, suspension: { reason: null, at: '2025-03-01T10:00:00.000Z', by: 'api' }, held })], look).split('\n')[1];
     assert.match(row!, /^web\s+in-sync\s+detect\s+suspended, held\s+0123456789ab/);
+  });
+});
+
+describe('a target that checks one revision and runs another', () => {
+  const newer = 'fedcba9876543210fedcba9876543210fedcba98';
+  const checked = { sha: newer, subject: 'Raise the worker count', author: 'Bob <bob@example.org>', committedAt: '2025-03-01T09:00:00.000Z' };
+
+  it('shows both in its row of `fleetcd targets`, and one sha when they are the same', () => {
+    const rows = renderTargets([target({ checkedRevision: checked }), target({ name: 'db' })], look).split('\n');
+    assert.match(rows[1]!, /^web\s+in-sync\s+detect\s+-\s+0123456789ab \(checking fedcba987654\)\s+4m ago/);
+    assert.match(rows[2]!, /^db\s+in-sync\s+detect\s+-\s+0123456789ab\s+4m ago/);
+  });
+
+  it('shows what it checks in `fleetcd target`, and "none applied yet" when it runs nothing', () => {
+    const detail = (view: TargetView): string[] => renderTarget({ ...view, hosts: [] }, look).split('\n');
+    assert.deepEqual(detail(target({ checkedRevision: checked })).slice(1, 3), [
+      '  revision    0123456789ab Bump nginx (Alice <alice@example.org>, 2h ago)',
+      '  checking    fedcba987654 Raise the worker count (Bob <bob@example.org>, 1h ago)',
+    ]);
+    assert.deepEqual(detail(target({ revision: null, checkedRevision: checked })).slice(1, 3), [
+      '  revision    none applied yet',
+      '  checking    fedcba987654 Raise the worker count (Bob <bob@example.org>, 1h ago)',
+    ]);
+  });
+});
+
+describe('renderComparison', () => {
+  const commit = (n: number, files: string[], moreFiles = 0) => ({
+    sha: String(n).repeat(40).slice(0, 40),
+    subject: `change ${n}`,
+    author: 'Alice <alice@example.org>',
+    committedAt: '2025-03-01T09:05:00.000Z',
+    files,
+    moreFiles,
+  });
+  const side = (target: string, n: number) => ({ target, revision: { sha: String(n).repeat(40).slice(0, 40), subject: `change ${n}`, author: 'Alice', committedAt: '2025-03-01T09:05:00.000Z' } });
+
+  it('names each side, says the answer, then lists the commits each way with their files', () => {
+    const text = renderComparison(
+      {
+        from: side('staging', 2),
+        to: side('production', 1),
+        ahead: [commit(2, ['roles/web/defaults/main.yml'], 3)],
+        behind: [],
+        diverged: false,
+        summary: 'staging runs 1 commit that production does not',
+      },
+      look,
+    );
+    assert.deepEqual(text.split('\n'), [
+      'staging runs 222222222222 change 2',
+      'production runs 111111111111 change 1',
+      '',
+      'staging runs 1 commit that production does not',
+      '',
+      'staging runs, production does not:',
+      '  222222222222  change 2  (Alice <alice@example.org>, 1h ago)',
+      '      roles/web/defaults/main.yml',
+      '      … and 3 more files',
+    ]);
+  });
+
+  it('lists both sides when they diverged', () => {
+    const text = renderComparison(
+      { from: side('staging', 3), to: side('production', 4), ahead: [commit(3, [])], behind: [commit(4, [])], diverged: true, summary: 'staging and production have diverged' },
+      look,
+    );
+    assert.match(text, /staging runs, production does not:\n {2}333333333333 {2}change 3/);
+    assert.match(text, /production runs, staging does not:\n {2}444444444444 {2}change 4/);
   });
 });
 

@@ -90,7 +90,9 @@ describe('previews of branches against the live fleet', () => {
     assert.deepEqual(finished, []);
     // The target's own view is untouched: its revision, its last run, its status.
     const target = f.fleet.target('web');
-    assert.equal(target.revision?.sha, repo.head());
+    // web is in detect mode and drifted: it runs no revision fleetcd knows of, and checked the head, not the preview's.
+    assert.equal(target.revision, null);
+    assert.equal(target.checkedRevision?.sha, repo.head());
     assert.notEqual(target.lastRun?.id, web!.runId);
     assert.equal(target.status, 'drifted');
   });

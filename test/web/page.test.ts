@@ -156,6 +156,13 @@ describe('the status page in a browser, against the daemon over a real fleet', (
     assert.match(await web.innerText(), /2 of 2 drifted/);
     assert.match(await web.innerText(), /1 task/, 'the unverified command task is counted');
     assert.match(await tile('batch').innerText(), /failed task|marked broken|failed/);
+    // Issue 17: a tile says when what a target checked is not what it runs. web (detect mode) found drift, so
+    // its hosts match no revision; db's clean check shows they match the head, so it says nothing more.
+    const head = repo.head();
+    assert.equal(await web.locator('.checking').getAttribute('data-checking'), head);
+    assert.match(await web.locator('.checking').innerText(), /^↻?\s*checking [0-9a-f]{7,12}, running nothing applied yet$/);
+    assert.equal(await tile('db').locator('.checking').count(), 0);
+    assert.equal(await tile('db').locator('.facts code.sha').first().getAttribute('title'), head);
     await page.getByLabel('Filter targets').fill('drift');
     assert.deepEqual(await page.locator('.tiles [data-target]').count(), 1);
     await page.getByLabel('Filter targets').fill('');

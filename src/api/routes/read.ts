@@ -6,6 +6,8 @@ import { auditEntrySchema, type AuditLog } from '../../store/audit.js';
 import { scoped } from '../scopes.js';
 import {
   auditQuery,
+  compareQuery,
+  comparisonSchema,
   errors,
   eventPageSchema,
   eventsQuery,
@@ -40,6 +42,19 @@ export function readRoutes(fleet: Fleet, audit: AuditLog | undefined): FastifyPl
       '/api/v1/targets/:name',
       { ...read, schema: { summary: 'one target with its hosts', params: nameParams, response: { 200: targetDetailSchema, ...errors } } },
       async (request) => fleet.target(request.params.name),
+    );
+
+    app.get(
+      '/api/v1/compare',
+      {
+        ...read,
+        schema: {
+          summary: 'what one target runs that another does not, both ways (409 when either runs nothing yet, or they are too far apart)',
+          querystring: compareQuery,
+          response: { 200: comparisonSchema, ...errors },
+        },
+      },
+      async (request) => fleet.compare(request.query.from, request.query.to),
     );
 
     app.get(

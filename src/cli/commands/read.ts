@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import type { HostPage, RunDetail, RunList, StatusView, TargetDetail } from '../../api/schemas.js';
+import type { Comparison, HostPage, RunDetail, RunList, StatusView, TargetDetail } from '../../api/schemas.js';
 import { exitCodes } from '../outcome.js';
 import { renderTarget, renderStatus, renderTargets } from '../render/fleet.js';
+import { renderComparison } from '../render/compare.js';
 import { renderHost } from '../render/host.js';
 import { renderRun, renderRuns } from '../render/run.js';
 import { verb } from '../context.js';
@@ -10,7 +11,7 @@ import { jsonOption, positiveInt, runId } from './options.js';
 type Json = { json?: boolean };
 const path = encodeURIComponent;
 
-/** The verbs that read the running daemon's view: status, targets, target, runs, show, host. */
+/** The verbs that read the running daemon's view: status, targets, target, compare, runs, show, host. */
 export function registerReadVerbs(program: Command): void {
   program
     .command('status')
@@ -51,6 +52,24 @@ export function registerReadVerbs(program: Command): void {
         const target = await cli.client().get<TargetDetail>(`/api/v1/targets/${path(name)}`);
         if (options.json) cli.printJson(target);
         else cli.print(renderTarget(target, cli.look()));
+        return exitCodes.inSync;
+      }),
+    );
+
+  program
+    .command('compare')
+    .summary('what one target runs that another does not')
+    .description(
+      'the commits <from> runs that <to> does not, and the reverse, with the files each changed; says when the two have diverged (a force-push)',
+    )
+    .argument('<from>', 'a target, say staging')
+    .argument('<to>', 'another target, say production')
+    .addOption(jsonOption())
+    .action(
+      verb(async (cli, from: string, to: string, options: Json) => {
+        const comparison = await cli.client().get<Comparison>(`/api/v1/compare?${new URLSearchParams({ from, to })}`);
+        if (options.json) cli.printJson(comparison);
+        else cli.print(renderComparison(comparison, cli.look()));
         return exitCodes.inSync;
       }),
     );

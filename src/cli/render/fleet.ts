@@ -31,7 +31,7 @@ export function renderTargets(targets: readonly TargetView[], look: Look = plain
     statusWord(t.status, style),
     t.mode,
     stateOf(t),
-    t.revision?.sha.slice(0, 12) ?? '-',
+    revisionCell(t),
     ago(t.lastCheckAt, now),
     ago(t.lastApplyAt, now),
     hostCounts(t),
@@ -50,7 +50,8 @@ export function renderTarget(t: TargetDetail, look: Look = plainLook()): string 
   const lines = [
     head,
     ...fields([
-      ['revision', commit ? [commit.sha.slice(0, 12), commit.subject, commit.author ? `(${commit.author}, ${ago(commit.committedAt, now)})` : ''].filter(Boolean).join(' ') : null],
+      ['revision', commit ? describeCommit(commit, now) : t.checkedRevision ? 'none applied yet' : null],
+      ['checking', checking(t) ? describeCommit(t.checkedRevision!, now) : null],
       ['last run', t.lastRun ? runMention(t.lastRun, look) : null],
       ['last check', t.lastCheckAt ? ago(t.lastCheckAt, now) : null],
       ['last apply', t.lastApplyAt ? ago(t.lastApplyAt, now) : null],
@@ -67,6 +68,22 @@ export function renderTarget(t: TargetDetail, look: Look = plainLook()): string 
   if (t.hosts.length === 0) return [...lines, '  no host has been in a run yet'].join('\n');
   const rows = t.hosts.map((h) => [h.name, statusWord(h.status, style), String(h.changedTasks)]);
   return [...lines, '', ...table(['HOST', 'STATUS', 'CHANGED TASKS'], rows, style, '  ')].join('\n');
+}
+
+/** What the target runs, and what its newest check is at when that is another revision: "6a67216… (checking 0e71c1b…)". */
+function revisionCell(t: TargetView): string {
+  const running = t.revision?.sha.slice(0, 12) ?? '-';
+  return checking(t) ? `${running} (checking ${t.checkedRevision!.sha.slice(0, 12)})` : running;
+}
+
+/** Whether the newest check is at a revision the target does not run (a new one checked, or waiting to apply). */
+function checking(t: Pick<TargetView, 'revision' | 'checkedRevision'>): boolean {
+  return t.checkedRevision !== null && t.checkedRevision.sha !== t.revision?.sha;
+}
+
+function describeCommit(commit: NonNullable<TargetView['revision']>, now: Date): string {
+  const by = commit.author ? `(${commit.author}, ${ago(commit.committedAt, now)})` : '';
+  return [commit.sha.slice(0, 12), commit.subject, by].filter(Boolean).join(' ');
 }
 
 /** "running, suspended, held", or "-". */

@@ -4,6 +4,7 @@ import { plural, suspendedIcon, targetStatusLook } from '../format.js';
 import { links, usePoll } from '../hooks.js';
 import { ErrorNote, Loading, Sha, TargetBadge, Time } from '../ui.js';
 import { Heading } from './common.js';
+import { CheckingNote } from './revisions.js';
 
 /** Every target as a tile, worst first, live: the status is polled every second while the tab is visible. */
 export function FleetView() {
@@ -120,6 +121,7 @@ export function Tile({ target }: { target: Target }) {
       </p>
       {target.waiting && <p class="waiting">waiting for {target.waiting.detail}</p>}
       {target.problem && <p class="problem">{target.problem}</p>}
+      <CheckingNote target={target} />
       <dl class="facts">
         <dt>Revision</dt>
         <dd>
@@ -129,7 +131,7 @@ export function Tile({ target }: { target: Target }) {
               {revision.author && <span class="muted"> · {revision.author}</span>}
             </>
           ) : (
-            <span class="muted">none yet</span>
+            <span class="muted">none applied yet</span>
           )}
         </dd>
         <dt>Checked</dt>

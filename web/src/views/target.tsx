@@ -5,6 +5,7 @@ import { ChangeList } from '../diff.js';
 import { links, usePoll } from '../hooks.js';
 import { ErrorNote, Loading, RunTable, Sha, TableBox, TargetBadge, Time, UnverifiedTable } from '../ui.js';
 import { Heading, OutcomeNote, useAction } from './common.js';
+import { CheckingNote } from './revisions.js';
 import { suspendedIcon } from '../format.js';
 
 const conclusive = new Set<RunSummary['status']>(['succeeded', 'failed', 'timed-out']);
@@ -120,6 +121,7 @@ function Overview({ target }: { target: TargetPage }) {
         </p>
       )}
       {target.problem && <p class="problem">{target.problem}</p>}
+      <CheckingNote target={target} />
       <dl class="facts wide">
         <dt>Revision</dt>
         <dd>
@@ -135,7 +137,7 @@ function Overview({ target }: { target: TargetPage }) {
               )}
             </>
           ) : (
-            <span class="muted">none yet</span>
+            <span class="muted">none applied yet</span>
           )}
         </dd>
         <dt>Last check</dt>
