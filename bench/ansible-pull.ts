@@ -233,4 +233,4 @@ await runBench(async () => {
       "ansible-pull and the raw apply by hand run with Ansible's defaults. ansible-pull's expected latency assumes a cron at the same period as fleetcd's poll.",
     ],
   });
-}, 30 * 60_000);
+}, 45 * 60_000);
