@@ -127,7 +127,8 @@ const steps: Record<StepName, Step> = {
     }
     const plan = precheckNeeded(input);
     if (plan.needed) return { next: 'check' };
-    if (deps.isStopping()) return { end: 'fleetcd is stopping' };
+    // The open run would otherwise stay queued: ending here settles nothing.
+    if (deps.isStopping()) throw new RunAbandoned('interrupted', 'fleetcd stopped before this run started');
     const decision: Decision = { kind: 'apply', reason: plan.reason };
     ctx.decision = decision;
     deps.controls.decided(target, decision, revision.sha);
