@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFleetRepo, type FleetRepo } from '../helpers/git.js';
 import { localInventory, makeFleet, playbook, type TestFleet } from '../helpers/fleet.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 import type { RunDetail } from '../../src/store/types.js';
 
 /*
  * `reconcile.precheck` on real commits, real ansible-playbook and a real record. Three apply-mode targets share
  * one playbook: `fast` (precheck auto, the default), `careful` (precheck: always) and `gated` (a policy gate that
- * fails while the commit has a file named BROKEN).
+ * fails while the commit has a file named BROKEN); `held` has a gate that passes, slowly while a file says so.
  */
 
 const tasks = `
@@ -49,6 +50,7 @@ describe('precheck auto: a new revision goes apply → verify', { timeout: 300_0
       'inventories/fast.yml': localInventory(join(sandboxes, 'fast'), hosts),
       'inventories/careful.yml': localInventory(join(sandboxes, 'careful'), hosts),
       'inventories/gated.yml': localInventory(join(sandboxes, 'gated'), hosts),
+      'inventories/held.yml': localInventory(join(sandboxes, 'held'), hosts),
       'inventories/group_vars/all.yml': 'version: 1\n',
     });
     f = await makeFleet(undefined, {
@@ -58,6 +60,8 @@ describe('precheck auto: a new revision goes apply → verify', { timeout: 300_0
         targets: {
           careful: { precheck: 'always' },
           gated: { gates: [{ name: 'not-broken', command: ['sh', '-c', 'test ! -e BROKEN || { echo "BROKEN is here"; exit 1; }'] }] },
+          // Passes, after waiting while ${sandboxes}/hold exists (it says it started by touching ${sandboxes}/started).
+          held: { gates: [{ name: 'slow', command: ['sh', '-c', 'test -e "$0/hold" || exit 0; touch "$0/started"; while test -e "$0/hold"; do sleep 0.1; done', sandboxes] }] },
         },
       },
     });
@@ -127,5 +131,22 @@ describe('precheck auto: a new revision goes apply → verify', { timeout: 300_0
     // The gate is per target: the same commit reaches fast at once.
     assert.deepEqual((await chainAt('fast', sha)).map((r) => r.kind), ['apply', 'check']);
     assert.equal(conf('fast', 'h1'), 'version 3\n');
+  });
+
+  test('a check asked for once the apply was decided does not join it: it runs after, as a check, and applies nothing', async () => {
+    writeFileSync(join(sandboxes, 'hold'), '');
+    const sha = await commit('4');
+    await waitFor('the held target to be in its gate', () => existsSync(join(sandboxes, 'started')), 60_000);
+    const first = f.fleet.runs({ target: 'held', limit: 500 }).filter((r) => r.revision === sha);
+    assert.equal(first.length, 1, 'one reconcile of held at the commit so far');
+    const [asked] = f.fleet.reconcile(['held'], { trigger: 'api', mode: 'check' });
+    assert.notEqual(asked!.id, first[0]!.id, 'the check request got a reconcile of its own');
+    rmSync(join(sandboxes, 'hold'));
+    await f.fleet.reconciler.idle();
+    assert.deepEqual((await f.chain(first[0]!.id)).map((r) => r.kind), ['apply', 'check']);
+    const checked = await f.chain(asked!.id);
+    assert.deepEqual(checked.map((r) => [r.kind, r.followedBy]), [['check', null]]);
+    assert.equal(checked[0]!.summary.changed, 0, 'it checked after the apply, and found the hosts in sync');
+    assert.equal(conf('held', 'h1'), 'version 4\n');
   });
 });
