@@ -10,7 +10,7 @@ export type Mode = (typeof modes)[number];
 
 /**
  * Whether a new revision's apply waits for a check first: `auto` skips that check when nothing needs its plan
- * (reconcile/decide.ts `precheckNeeded`), `always` keeps check → apply → verify.
+ * (reconcile/precheck.ts `precheckNeeded`), `always` keeps check → apply → verify.
  */
 export const prechecks = ['auto', 'always'] as const;
 export type Precheck = (typeof prechecks)[number];
