@@ -39,7 +39,7 @@ const one = (file: string, full: string[] = [], quickArgs: string[] = ['--quick'
 const entries: Entry[] = [
   { key: '0', runs: one('fast-defaults.ts'), timeoutMin: 20 },
   { key: '1', runs: one('overhead.ts'), timeoutMin: 20 },
-  { key: '2', runs: one('ansible-pull.ts'), timeoutMin: 30 },
+  { key: '2', runs: one('ansible-pull.ts'), timeoutMin: 45 },
   { key: '2f', runs: one('source-fetch.ts', ['--json'], ['--json', '--runs', '5']), timeoutMin: 5, adapt: adaptSourceFetch },
   { key: '3', runs: one('concurrency.ts'), timeoutMin: 20 },
   { key: '4', runs: one('scale.ts'), timeoutMin: 60 },

@@ -8,6 +8,13 @@ import { parseSize } from './size.js';
 export const modes = ['detect', 'apply'] as const;
 export type Mode = (typeof modes)[number];
 
+/**
+ * Whether a new revision's apply waits for a check first: `auto` skips that check when nothing needs its plan
+ * (reconcile/precheck.ts `precheckNeeded`), `always` keeps check → apply → verify.
+ */
+export const prechecks = ['auto', 'always'] as const;
+export type Precheck = (typeof prechecks)[number];
+
 /** How a fetched revision's signature is checked before anything runs from it. */
 export const verifyModes = ['ssh', 'gpg'] as const;
 export type VerifyMode = (typeof verifyModes)[number];
@@ -19,6 +26,7 @@ const expected = {
   flag: 'must be true or false',
   count: 'must be an integer ≥ 1',
   mode: `must be one of ${modes.join(', ')}`,
+  precheck: `must be one of ${prechecks.join(', ')}`,
   verifyMode: `must be one of ${verifyModes.join(', ')}`,
   duration: 'must be a duration like 90s, 15m or 2h',
   size: 'must be a size like 512KB, 50MB or 1GB',
@@ -48,6 +56,7 @@ const text = () => z.string({ error: expected.text }).min(1, { error: expected.t
 const flag = () => z.boolean({ error: expected.flag });
 const count = () => z.int({ error: expected.count }).min(1, { error: expected.count });
 const mode = () => z.enum(modes, { error: expected.mode });
+const precheck = () => z.enum(prechecks, { error: expected.precheck });
 const list = <T extends z.ZodType>(item: T) => z.array(item, { error: expected.list });
 const mapping = <S extends z.core.$ZodLooseShape>(shape: S) => z.strictObject(shape, { error: expected.mapping });
 const isMapping = (payload: z.core.ParsePayload) => typeof payload.value === 'object' && payload.value !== null;
@@ -231,6 +240,7 @@ const retryOverrides = () =>
 const reconcileSchema = () =>
   mapping({
     mode: mode().default('detect'),
+    precheck: precheck().default('auto'),
     interval: duration().prefault('15m'),
     jitter: percent().prefault('10%'),
     concurrency: count().default(2),
@@ -377,6 +387,7 @@ const varName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: expe
 function targetSchema(configDir: string) {
   return mapping({
     mode: mode().optional(),
+    precheck: precheck().optional(),
     playbook: repoPath().optional(),
     limit: text().optional(),
     tags: list(text()).optional(),

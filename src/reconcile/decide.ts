@@ -77,8 +77,14 @@ export type Decision =
   | { kind: 'stop'; reason: string }
   | { kind: 'wait'; waiting: Waiting };
 
+/**
+ * What the gates read: everything but the check's findings, so they can be asked before any check runs
+ * (`precheckNeeded`) as well as after it (`decide`).
+ */
+export type GateInput = Omit<DecideInput, 'check' | 'revision'> & { revision: Pick<DecideInput['revision'], 'sha' | 'appliedBefore'> };
+
 /** A control that can hold an apply the policy wants: one pure function each, tried in order. */
-export type Gate<I extends DecideInput = DecideInput> = (input: I) => Waiting | undefined;
+export type Gate<I extends GateInput = GateInput> = (input: I) => Waiting | undefined;
 
 /**
  * The policy first (is there anything to apply?), then suspension (never an automatic apply), then the

@@ -7,7 +7,8 @@ import type { Revision } from '../source/index.js';
 import type { RunStore } from '../store/runs.js';
 import type { RunKind, RunResult, RunSummary } from '../store/types.js';
 import { Aborted } from './abortable.js';
-import { applyPolicy, decide, type Decision } from './decide.js';
+import { applyPolicy, decide, type Decision, type GateInput } from './decide.js';
+import { precheckNeeded } from './precheck.js';
 import { gateFailure, type PolicyGates } from './policy-gates.js';
 import { executeRun } from './execute-run.js';
 import type { Reconcile } from './reconcile.js';
@@ -19,7 +20,10 @@ import type { Target } from './targets.js';
 /**
  * The reconcile of one target, as a fixed sequence of named steps:
  *
- *   prepare (revision, requirements) → check → decide → apply → verify
+ *   prepare (revision, requirements) → plan → check → decide → apply → verify
+ *
+ * `plan` goes straight to `apply` when the check would only delay it (precheck.ts): a new revision in apply
+ * mode that nothing holds. The reconcile's first run record then becomes that apply.
  *
  * Every step has one signature: it takes the reconcile's context and returns the next step, or the end.
  * A step that runs Ansible opens a run record and `execute` closes it; a step that throws (a failed install,
@@ -29,7 +33,7 @@ import type { Target } from './targets.js';
  * A preview's check takes the same steps and ends after `check`: its revision is given (never picked), it is
  * prepared in the preview lane and it waits behind the targets' own runs for a slot.
  */
-export const stepNames = ['prepare', 'check', 'decide', 'apply', 'verify'] as const;
+export const stepNames = ['prepare', 'plan', 'check', 'decide', 'apply', 'verify'] as const;
 export type StepName = (typeof stepNames)[number];
 
 type Next = { next: StepName } | { end: string };
@@ -104,7 +108,34 @@ const steps: Record<StepName, Step> = {
     // A preview's check holds the hosts under a key of its own: it never runs beside the target's own runs.
     const key = preview ? `preview:${target.name}` : target.name;
     ctx.releases.push(await deps.hostLocks.acquire(target.name, () => deps.hostsOf(target, revision), reconcile.signal, key));
-    return { next: 'check' };
+    return { next: preview ? 'check' : 'plan' };
+  },
+
+  /**
+   * Whether the check goes first (precheck.ts). Skipping it, the policy gates still run first: a failed gate
+   * sends the reconcile through today's check → decide, which holds the apply and reports the drift.
+   */
+  async plan(ctx) {
+    const { deps, reconcile, revision, target, open } = ctx;
+    if (!revision || !target || open?.kind !== 'check') return { next: 'check' };
+    const input = { ...gateInput(ctx, new Date()), precheck: target.policy.precheck, ...(target.problem ? { problem: target.problem } : {}) };
+    if (precheckNeeded(input).needed) return { next: 'check' };
+    // From here the request is what was decided on: a `check` joining now must not ride on this apply.
+    reconcile.closeJoins();
+    if (target.policy.gates.length > 0) {
+      input.state.gateFailure = gateFailure(await deps.policyGates.check(revision, target.policy.gates, reconcile.signal));
+    }
+    const plan = precheckNeeded(input);
+    if (plan.needed) return { next: 'check' };
+    // The open run would otherwise stay queued: ending here settles nothing.
+    if (deps.isStopping()) throw new RunAbandoned('interrupted', 'fleetcd stopped before this run started');
+    const decision: Decision = { kind: 'apply', reason: plan.reason };
+    ctx.decision = decision;
+    deps.controls.decided(target, decision, revision.sha);
+    deps.store.becomeApply(open.id);
+    ctx.open = { ...open, kind: 'apply' };
+    deps.log.info({ target: target.name, runId: open.id, reason: plan.reason }, 'applying');
+    return { next: 'apply' };
   },
 
   async check(ctx) {
@@ -119,29 +150,16 @@ const steps: Record<StepName, Step> = {
   async decide(ctx) {
     const { deps, reconcile, check, revision, target } = ctx;
     if (!check || !revision || !target) return { end: 'nothing was checked' };
-    const now = new Date();
+    const base = gateInput(ctx, new Date());
     const input = {
-      target: {
-        name: target.name,
-        mode: target.mode,
-        applyWindows: target.policy.applyWindows,
-        soakMs: target.policy.soakMs,
-        retryLimit: target.policy.retry.limit,
-      },
+      ...base,
       check: {
         status: check.status,
         exitCode: check.exitCode,
         driftedHosts: deps.store.driftedHosts(check.id),
         changedTasks: deps.store.changedTaskNames(check.id),
       },
-      revision: {
-        sha: revision.sha,
-        appliedBefore: deps.store.hasApplied(target.name, revision.sha),
-        knownNonIdempotent: new Set(deps.store.nonIdempotentTasks(target.name, revision.sha)),
-      },
-      state: deps.controls.stateFor(target, revision),
-      request: { ...reconcile.request, queuedAt: reconcile.queuedAt },
-      now,
+      revision: { ...base.revision, knownNonIdempotent: new Set(deps.store.nonIdempotentTasks(target.name, revision.sha)) },
     };
     // Policy gates run only when there is something to apply (once per revision: the result is kept).
     if (applyPolicy(input).kind === 'apply' && target.policy.gates.length > 0) {
@@ -205,6 +223,25 @@ export async function runPipeline(ctx: ReconcileContext): Promise<void> {
   } finally {
     for (const release of ctx.releases.reverse()) release();
   }
+}
+
+/** What `plan` and `decide` both read: the target's policy, the revision's history, the controls, the request. */
+function gateInput(ctx: ReconcileContext, now: Date): GateInput {
+  const { deps, reconcile, revision, target } = ctx;
+  if (!revision || !target) throw new Error('gateInput needs a prepared reconcile');
+  return {
+    target: {
+      name: target.name,
+      mode: target.mode,
+      applyWindows: target.policy.applyWindows,
+      soakMs: target.policy.soakMs,
+      retryLimit: target.policy.retry.limit,
+    },
+    revision: { sha: revision.sha, appliedBefore: deps.store.hasApplied(target.name, revision.sha) },
+    state: deps.controls.stateFor(target, revision),
+    request: { ...reconcile.request, queuedAt: reconcile.queuedAt },
+    now,
+  };
 }
 
 /** Opens the run record that the next step executes, linked from the run before it. */

@@ -36,6 +36,8 @@ export class Reconcile implements KeyedJob {
    * first and the newest few.
    */
   readonly queuedAt: Date[] = [new Date()];
+  /** Set when it decided to apply without a check first: a `check` request joining then would be applied. */
+  private committed = false;
   private readonly controller = new AbortController();
   private resolveDone!: () => void;
   private sha: string | undefined;
@@ -62,6 +64,16 @@ export class Reconcile implements KeyedJob {
 
   began(sha: string): void {
     this.sha = sha;
+  }
+
+  /** Whether a new request may still join it (and change what it will do). */
+  get acceptsJoins(): boolean {
+    return !this.executed && !this.committed;
+  }
+
+  /** No more joins: what it does was decided on its request as it stands now. */
+  closeJoins(): void {
+    this.committed = true;
   }
 
   /** Joins another request: an explicit apply or check wins over following the target's mode. */

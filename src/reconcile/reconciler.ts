@@ -386,8 +386,8 @@ export class Reconciler {
   }
 
   private enqueue(name: string, at: string, request: ReconcileRequest): Reconcile {
-    // A reconcile whose check has not started joins the request, if it runs (or will run) at this revision.
-    const joined = this.queue.joinable(name, (r) => !r.executed && (r.revision ?? r.request.revision ?? r.planned) === at);
+    // A reconcile whose first run has not started (nor been decided) joins the request, if it runs (or will run) at this revision.
+    const joined = this.queue.joinable(name, (r) => r.acceptsJoins && (r.revision ?? r.request.revision ?? r.planned) === at);
     if (joined && joined.request.trigger !== 'rollback' && request.trigger !== 'rollback') {
       joined.join(request);
       return joined;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Config, Mode, TargetOverrides } from '../config/index.js';
+import type { Config, Mode, Precheck, TargetOverrides } from '../config/index.js';
 import { isInside } from '../source/index.js';
 import type { GateSpec } from './policy-gates.js';
 import type { WindowSpec } from './windows.js';
@@ -16,6 +16,8 @@ export type TargetPolicy = {
   soakMs: number;
   /** Policy gates every apply of a revision waits on: the global ones, then the target's own. */
   gates: readonly GateSpec[];
+  /** Whether a new revision is checked before it is applied (`auto`: only when something needs the check). */
+  precheck: Precheck;
 };
 
 /** A target as found in one revision: an inventory, with the config's overrides applied. */
@@ -91,6 +93,7 @@ export function policyOf(config: Config, overrides: TargetOverrides): TargetPoli
     dependsOn: overrides.dependsOn ?? [],
     soakMs: overrides.soakMs ?? 0,
     gates: [...config.gates, ...(overrides.gates ?? [])],
+    precheck: overrides.precheck ?? global.precheck,
   };
 }
 

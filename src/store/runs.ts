@@ -248,6 +248,14 @@ export class RunStore {
       .run(id);
   }
 
+  /**
+   * Makes a queued run an apply: a reconcile opens its first run as a check, and turns it into the apply when it
+   * applies without a precheck, so the run a request was answered with is still the one that executes first.
+   */
+  becomeApply(id: number): void {
+    prepared(this.db, `UPDATE runs SET kind = 'apply' WHERE id = ? AND status = 'queued'`).run(id);
+  }
+
   setFollowedBy(id: number, next: number): void {
     prepared(this.db, `UPDATE runs SET followed_by = ? WHERE id = ?`).run(next, id);
   }

@@ -73,6 +73,7 @@ ansible:
   controlPersist: 2m
 reconcile:
   mode: apply
+  precheck: always
   interval: 1h30m
   concurrency: 4
   timeout: 45m
@@ -85,6 +86,7 @@ retention: { maxAge: 90d, maxRunsPerTarget: 200 }
 targets:
   web:
     mode: apply
+    precheck: auto
     playbook: playbooks/web.yml
     limit: "web*"
     tags: [a, b]
@@ -124,6 +126,7 @@ describe('loadConfig', () => {
       ansible: { vaultIds: [], pipelining: true, controlPersistMs: 60_000, factCache: true, nice: 0 },
       reconcile: {
         mode: 'detect',
+        precheck: 'auto',
         intervalMs: 900_000,
         jitter: 0.1,
         concurrency: 2,
@@ -183,6 +186,7 @@ describe('loadConfig', () => {
     });
     assert.deepEqual(config.reconcile, {
       mode: 'apply',
+      precheck: 'always',
       intervalMs: 5_400_000,
       jitter: 0.25,
       concurrency: 4,
@@ -195,6 +199,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.targets, {
       web: {
         mode: 'apply',
+        precheck: 'auto',
         playbook: 'playbooks/web.yml',
         limit: 'web*',
         tags: ['a', 'b'],
@@ -248,11 +253,12 @@ describe('loadConfig', () => {
 
 describe('parseConfig messages', () => {
   it('follows the template for wrong integers, durations and modes', () => {
-    const message = problemsOf({ ...minimal, reconcile: { concurrency: 'two', interval: 'soon', mode: 'heal' } });
+    const message = problemsOf({ ...minimal, reconcile: { concurrency: 'two', interval: 'soon', mode: 'heal', precheck: 'never' } });
     assert.ok(message.includes('fleetcd.yaml: reconcile.concurrency: must be an integer ≥ 1, got "two"'), message);
     assert.ok(message.includes('fleetcd.yaml: reconcile.interval: must be a duration like 90s, 15m or 2h, got "soon"'), message);
     assert.ok(message.includes('fleetcd.yaml: reconcile.mode: must be one of detect, apply, got "heal"'), message);
-    assert.equal(message.split('\n').length, 3);
+    assert.ok(message.includes('fleetcd.yaml: reconcile.precheck: must be one of auto, always, got "never"'), message);
+    assert.equal(message.split('\n').length, 4);
   });
 
   it('says a required key is required', () => {

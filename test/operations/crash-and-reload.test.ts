@@ -65,7 +65,8 @@ describe('crash safety and config reload on a running daemon', { timeout: 300_00
     const apply = await waitFor('the apply to be in its long step', async () => {
       const { runs } = await d.get<RunList>('/api/v1/runs?target=slow');
       const running = runs.find((r) => r.kind === 'apply' && r.status === 'running');
-      return running && processesMentioning('sleep 313').length > 0 ? running : undefined;
+      // This test's own long step (its host_root is in the command): another run's `sleep 313` says nothing of this one.
+      return running && processesMentioning('sleep 313').some((p) => p.args.includes(root)) ? running : undefined;
     }, 60_000, 200);
     const finishedBefore = (await d.get<RunList>('/api/v1/runs?limit=500')).runs.filter((r) => r.finishedAt);
     const ours = (): string[] => processesMentioning(d.stateDir).map((p) => p.args);

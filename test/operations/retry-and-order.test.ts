@@ -79,6 +79,9 @@ describe('retries and promotion order on a running daemon', { timeout: 300_000 }
   });
 
   test('a new revision resets the count: the fixed playbook applies at once', async () => {
+    // The last test reads prod's promotion at the first revision: let it end before the restart drops its soak
+    // wake-up (without a check before each apply, flaky's retries are over before prod's soak).
+    await waitFor('prod to apply the first revision', async () => (await runsOf('prod')).some((r) => r.kind === 'apply' && r.status === 'succeeded'), 60_000, 200);
     await d.repo.commit({ 'inventories/flaky.yml': inventory(sandboxes, 'f1', { version: '2', fail_it: false }) }, 'flaky: fixed');
     await d.stop();
     await d.restart();

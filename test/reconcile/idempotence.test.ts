@@ -37,7 +37,8 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
       { config: {
         reconcile: { mode: 'apply' },
         targets: {
-          fresh: { playbook: 'playbooks/chained.yml' },
+          // precheck: always, or the new revision would be applied without the check this test is about.
+          fresh: { playbook: 'playbooks/chained.yml', precheck: 'always' },
           'fresh-detect': { playbook: 'playbooks/chained.yml', mode: 'detect' },
         },
       } },
@@ -51,7 +52,8 @@ describe('policies after a check: non-idempotent tasks and checks that cannot se
 
   test('a task the verify check still changes is reported as non-idempotent and not applied again on schedule', async () => {
     const { id } = f.fleet.reconcile(['flaky'], { trigger: 'commit' })[0]!;
-    const [, apply, verify] = await f.chain(id!);
+    const [apply, verify] = await f.chain(id!);
+    assert.equal(apply!.kind, 'apply', 'a new revision in apply mode is applied without a precheck');
     assert.equal(apply!.status, 'succeeded');
     assert.deepEqual(verify!.changes.map((c) => c.task), ['stamp that changes every run']);
     const target = f.fleet.target('flaky');

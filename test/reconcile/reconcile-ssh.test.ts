@@ -95,11 +95,18 @@ describe('reconcile over SSH', () => {
     );
   });
 
-  test('apply mode applies a never-applied revision to every host, then a verify check finds it in sync', async () => {
+  test('apply mode applies a never-applied revision to every host at once, then a verify check finds it in sync', async () => {
     const { id } = fleet.fleet.reconcile(['prod'], { trigger: 'api' })[0]!;
-    const [check, apply, verify] = await fleet.chain(id!);
-    assert.equal(check!.followedBy, apply!.id);
+    const [apply, verify, ...rest] = await fleet.chain(id!);
+    assert.equal(rest.length, 0);
+    assert.equal(apply!.id, id, 'the run the request was answered with is the apply: no check ran first (precheck: auto)');
+    assert.equal(apply!.followedBy, verify!.id);
     assert.equal(apply!.kind, 'apply');
+    // What the apply really did, commands too (a check skips them).
+    assert.deepEqual(apply!.changes.map((c) => `${c.host}:${c.task}`).sort(), [
+      'host1:app config', 'host1:reload app', 'host1:sandbox etc', 'host2:app config', 'host2:reload app', 'host2:sandbox etc',
+    ]);
+    assert.equal((apply!.changes.find((c) => c.host === 'host2' && c.task === 'app config')!.diff![0] as { after: string }).after, 'version 1\n');
     assert.equal(apply!.limit, null, 'a revision never applied goes to all hosts');
     assert.equal(apply!.status, 'succeeded', apply!.error ?? '');
     assert.equal(apply!.trigger, 'api');
