@@ -60,9 +60,23 @@ export async function freePort(): Promise<number> {
 }
 
 
-/** GET a JSON document from the daemon. */
+/**
+ * GET a JSON document from the daemon. Tests run the CLI with spawnSync, which blocks this process for seconds:
+ * the daemon closes the idle kept-alive socket meanwhile (api.timeouts.keepAlive), and fetch can reuse it before
+ * this process has seen the close. A GET is safe to send once more, on a new socket; a daemon that is gone still
+ * fails (connection refused).
+ */
 export async function getJson<T>(base: string, path: string): Promise<T> {
-  const response = await fetch(`${base}${path}`);
+  const response = await fetch(`${base}${path}`).catch((error: unknown) => {
+    if (!closedUnderUs(error)) throw error;
+    return fetch(`${base}${path}`);
+  });
   if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
+}
+
+/** fetch's failure when the server had closed the pooled socket it used. */
+function closedUnderUs(error: unknown): boolean {
+  const code = (error as { cause?: { code?: string } }).cause?.code;
+  return error instanceof TypeError && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
 }

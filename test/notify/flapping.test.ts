@@ -34,7 +34,8 @@ describe('a non-idempotent task on a schedule', { timeout: 240_000 }, () => {
       { 'playbooks/site.yml': stamped, 'inventories/flaky.yml': localInventory(join(dir, 'hosts'), ['h1']) },
       {
         config: {
-          reconcile: { mode: 'apply', interval: '2s', jitter: '0%' },
+          // precheck: always: the drift a check finds before the apply is one of the notifications this test counts.
+          reconcile: { mode: 'apply', interval: '2s', jitter: '0%', precheck: 'always' },
           notifications: [
             { name: 'hooks', url: r.answering.url('/json'), events: ['drift', 'failed', 'recovered', 'applied'], format: 'json' },
             { name: 'chat', url: r.answering.url('/slack'), events: ['drift', 'failed', 'recovered', 'applied'], format: 'slack' },

@@ -36,7 +36,8 @@ describe('an apply window shorter than the check', { timeout: 180_000 }, () => {
     opensAt = new Date(Math.ceil((Date.now() + 8_000) / 1000) * 1000);
     f = await makeFleet(
       { 'playbooks/site.yml': slowCheck, 'inventories/nightly.yml': localInventory(join(dir, 'hosts'), ['n1']) },
-      { config: { reconcile: { mode: 'apply', interval: '1h' }, targets: { nightly: { applyWindows: [{ cron: dailyAt(opensAt), duration: '2s' }] } } } },
+      // precheck: always: the check that outlasts the window is what this test is about.
+      { config: { reconcile: { mode: 'apply', interval: '1h', precheck: 'always' }, targets: { nightly: { applyWindows: [{ cron: dailyAt(opensAt), duration: '2s' }] } } } },
     );
     await f.fleet.reconciler.idle();
   });
