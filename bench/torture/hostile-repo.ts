@@ -14,6 +14,7 @@ import { startDaemonFleet } from '../../test/helpers/running-daemon.js';
 import { removeDir, tempDir } from '../../test/helpers/tmp.js';
 import { idle, localHosts, memoryOf, mib, ms, reconfigureRepository, reloadEdited, resetPeak, scenario, watchServing, type Mode, type ScenarioResult } from './common.js';
 import { fifoAnsibleCfg, fifoInventories } from './hostile-repo-fifo.js';
+import { daemonLoopMaxMs, harnessLoop } from './loop-delay.js';
 import { checks, commitStage, type Stage } from './repo-stage.js';
 
 /** Generous: the daemon idles near 100 MiB; a hostile file must not cost it more than this at its peak. */
@@ -74,12 +75,25 @@ export function hostileRepo(mode: Mode): Promise<ScenarioResult> {
         ['ansible.cfg → FIFO', () => fifoAnsibleCfg(stage, watch)],
       ];
       const took: string[] = [];
+      const blocked: Array<[string, number, number]> = [];
+      const harness = harnessLoop();
+      await daemonLoopMaxMs(d); // opens the daemon's first window
       for (const [name, run] of stages) {
         const started = performance.now();
+        harness.takeMaxMs();
         await run();
         took.push(`${name} ${ms(performance.now() - started)}`);
+        blocked.push([name, await daemonLoopMaxMs(d), harness.takeMaxMs()]);
       }
+      harness.stop();
       r.figure('time per stage', took.join(', '));
+      r.figure('longest event-loop block per stage, daemon / this harness', blocked.map(([name, daemon, own]) => `${name} ${ms(daemon)} / ${ms(own)}`).join(', '));
+      const worst = blocked.reduce((a, b) => (b[1] > a[1] ? b : a));
+      r.check(
+        "the daemon's event loop was never blocked for 1 s or more (its own measure, nodejs_eventloop_lag_max_seconds)",
+        worst[1] < 1000,
+        `longest ${ms(worst[1])}, during ${worst[0]}`,
+      );
       const [after] = await checks(d, ['good']);
       r.check('afterwards a check of `good` still succeeds', after?.status === 'succeeded', `#${after?.id} ${after?.status}`);
       const seen = await watch.stop();
