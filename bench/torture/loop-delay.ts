@@ -4,8 +4,11 @@
  * harness's own. A `/healthz` silence seen by the harness is the daemon's only if the harness was not the one
  * stuck: a synchronous `git add` of a 100 MB file in the harness looks exactly like a daemon that stopped answering.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { RunningDaemon } from '../../test/helpers/running-daemon.js';
+
+/** Wall-clock ms, comparable between threads (each thread's performance.now() has its own origin). */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
 
 /** The daemon's longest event-loop delay since its previous scrape, in ms (this scrape starts a new window). */
 export async function daemonLoopMaxMs(d: RunningDaemon): Promise<number> {
@@ -16,8 +19,8 @@ export async function daemonLoopMaxMs(d: RunningDaemon): Promise<number> {
   return Number(line[1]) * 1000;
 }
 
-/** This process's longest event-loop delay, read window by window. */
-export function harnessLoop(): { takeMaxMs(): number; stop(): void } {
+/** The calling thread's longest event-loop delay, read window by window. */
+export function ownLoopDelay(): { takeMaxMs(): number; stop(): void } {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   return {
