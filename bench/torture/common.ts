@@ -4,12 +4,14 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import Database from '../../src/store/sqlite.js';
 import { dump, load } from 'js-yaml';
 import type { RunList, RunSummary, StatusView } from '../../src/api/schemas.js';
 import type { RunningDaemon } from '../../test/helpers/running-daemon.js';
-import { sleep, waitFor } from '../../test/helpers/wait.js';
+import { waitFor } from '../../test/helpers/wait.js';
+import { epochMs } from './loop-delay.js';
+import type { WatchOrders } from './serving-watch-worker.js';
 
 /** `short` runs in CI (the whole suite within 3 minutes); `full` has the issue's sizes. */
 export type Mode = 'short' | 'full';
@@ -165,40 +167,44 @@ export async function reloadEdited(
   }
 }
 
-/** What a watch of the daemon saw: each answer's time, each failure, and the longest time without an answer. */
-export type Watched = { latencies: number[]; failures: string[]; longestSilenceMs: number };
+/** What a watch of the daemon saw: each answer's time, each failure, the longest time without an answer, and the watcher's own longest event-loop stall. */
+export type Watched = { latencies: number[]; failures: string[]; longestSilenceMs: number; watcherStallMs?: number };
+
+const watcherUrl = new URL('./serving-watch-worker.ts', import.meta.url).href;
+
+/** A running watch: `stop` ends it and says what it saw (called again, the same answer). */
+export type ServingWatch = { stop(): Promise<Watched>; silentForMs(): number };
 
 /**
  * Asks the daemon for `path` every 100 ms (each with a `timeoutMs` limit) until stopped, so a scenario can say the
- * daemon answered throughout, and for how long it did not when it did not.
+ * daemon answered throughout, and for how long it did not when it did not. The asking runs in a worker thread:
+ * what the scenario itself does synchronously meanwhile (git on a 100 MB file) cannot pass for the daemon's silence.
  */
-export function watchServing(d: RunningDaemon, path = '/healthz', timeoutMs = 2000): { stop(): Promise<Watched>; silentForMs(): number } {
-  const seen: Watched = { latencies: [], failures: [], longestSilenceMs: 0 };
-  let lastAnswer = performance.now();
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      try {
-        const response = await fetch(`${d.base}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-        await response.arrayBuffer();
-        if (response.status !== 200) seen.failures.push(`${response.status}`);
-        seen.latencies.push(performance.now() - started);
-        seen.longestSilenceMs = Math.max(seen.longestSilenceMs, performance.now() - lastAnswer);
-        lastAnswer = performance.now();
-      } catch (error) {
-        seen.failures.push((error as Error).message);
-        seen.longestSilenceMs = Math.max(seen.longestSilenceMs, performance.now() - lastAnswer);
-      }
-      await sleep(100);
-    }
-  })();
+export async function watchServing(d: RunningDaemon, path = '/healthz', timeoutMs = 2000): Promise<ServingWatch> {
+  const lastAnswer = new SharedArrayBuffer(8);
+  const last = new BigInt64Array(lastAnswer);
+  const orders: WatchOrders = { url: `${d.base}${path}`, timeoutMs, lastAnswer };
+  // A worker does not inherit tsx's hooks from `--import tsx`: it loads the TypeScript file through tsx's API.
+  const loader = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(watcherUrl)}, ${JSON.stringify(watcherUrl)}))`;
+  const worker = new Worker(loader, { eval: true, workerData: orders });
+  const ended = new Promise<never>((_resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the ${path} watcher exited (${code}) before it reported`)));
+  });
+  ended.catch(() => undefined); // seen through `ready` or `stop`, whichever is waiting
+  const next = <T>(): Promise<T> => Promise.race([new Promise<T>((resolve) => worker.once('message', resolve)), ended]);
+  // Starting it (tsx compiling the watcher) takes seconds on a loaded machine: the silence counts from its first request.
+  await next<'ready'>();
+  let stopped: Promise<Watched> | undefined;
   return {
-    silentForMs: () => performance.now() - lastAnswer,
-    async stop() {
-      running = false;
-      await loop;
-      return seen;
+    silentForMs: () => epochMs() - Number(Atomics.load(last, 0)),
+    stop() {
+      if (!stopped) {
+        const seen = next<Watched>();
+        worker.postMessage('stop');
+        stopped = seen.finally(() => worker.terminate());
+      }
+      return stopped;
     },
   };
 }

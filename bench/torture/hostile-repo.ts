@@ -12,8 +12,9 @@ import { performance } from 'node:perf_hooks';
 import type { SourceView } from '../../src/api/schemas.js';
 import { startDaemonFleet } from '../../test/helpers/running-daemon.js';
 import { removeDir, tempDir } from '../../test/helpers/tmp.js';
-import { idle, localHosts, memoryOf, mib, ms, reconfigureRepository, reloadEdited, resetPeak, scenario, watchServing, type Mode, type ScenarioResult } from './common.js';
+import { idle, localHosts, memoryOf, mib, ms, reconfigureRepository, reloadEdited, resetPeak, scenario, watchServing, type Mode, type ServingWatch, type ScenarioResult } from './common.js';
 import { fifoAnsibleCfg, fifoInventories } from './hostile-repo-fifo.js';
+import { daemonLoopMaxMs, ownLoopDelay } from './loop-delay.js';
 import { checks, commitStage, type Stage } from './repo-stage.js';
 
 /** Generous: the daemon idles near 100 MiB; a hostile file must not cost it more than this at its peak. */
@@ -54,8 +55,10 @@ export function hostileRepo(mode: Mode): Promise<ScenarioResult> {
         '  loud: { playbook: playbooks/loud.yml }',
       ].join('\n'),
     );
-    const watch = watchServing(d);
+    let watching: ServingWatch | undefined;
     try {
+      const watch = await watchServing(d);
+      watching = watch;
       await reconfigureRepository(d, { pollInterval: '1s' });
       await idle(d);
       for (const target of targets) await d.post(`/api/v1/targets/${target}/suspend`, { reason: 'torture: runs only on request' });
@@ -74,19 +77,32 @@ export function hostileRepo(mode: Mode): Promise<ScenarioResult> {
         ['ansible.cfg → FIFO', () => fifoAnsibleCfg(stage, watch)],
       ];
       const took: string[] = [];
+      const blocked: Array<[string, number, number]> = [];
+      const harness = ownLoopDelay();
+      await daemonLoopMaxMs(d); // opens the daemon's first window
       for (const [name, run] of stages) {
         const started = performance.now();
+        harness.takeMaxMs();
         await run();
         took.push(`${name} ${ms(performance.now() - started)}`);
+        blocked.push([name, await daemonLoopMaxMs(d), harness.takeMaxMs()]);
       }
+      harness.stop();
       r.figure('time per stage', took.join(', '));
+      r.figure('longest event-loop block per stage, daemon / this harness', blocked.map(([name, daemon, own]) => `${name} ${ms(daemon)} / ${ms(own)}`).join(', '));
+      const worst = blocked.reduce((a, b) => (b[1] > a[1] ? b : a));
+      r.check(
+        "the daemon's event loop was never blocked for 1 s or more (its own measure, nodejs_eventloop_lag_max_seconds)",
+        worst[1] < 1000,
+        `longest ${ms(worst[1])}, during ${worst[0]}`,
+      );
       const [after] = await checks(d, ['good']);
       r.check('afterwards a check of `good` still succeeds', after?.status === 'succeeded', `#${after?.id} ${after?.status}`);
       const seen = await watch.stop();
-      r.check('the daemon answered /healthz throughout (no answer missing for 3 s or more)', seen.longestSilenceMs < 3000, `${seen.latencies.length} answers, ${seen.failures.length} failures; longest silence ${ms(seen.longestSilenceMs)}`);
+      r.check('the daemon answered /healthz throughout (no answer missing for 3 s or more)', seen.longestSilenceMs < 3000, `${seen.latencies.length} answers, ${seen.failures.length} failures; longest silence ${ms(seen.longestSilenceMs)}, slowest answer ${ms(Math.max(0, ...seen.latencies))}, the watcher's own longest stall ${ms(seen.watcherStallMs ?? 0)}`);
       r.check('the daemon never restarted', d.process.child.pid === stage.pid && d.process.child.exitCode === null, `pid ${stage.pid}`);
     } finally {
-      await watch.stop();
+      await watching?.stop();
       await d.cleanup();
       removeDir(sandbox);
       removeDir(outside);

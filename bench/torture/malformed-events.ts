@@ -39,7 +39,7 @@ export function malformedEvents(mode: Mode): Promise<ScenarioResult> {
     let stopped = false;
     try {
       const pid = d.process.child.pid!;
-      const watch = watchServing(d);
+      const watch = await watchServing(d);
       r.step(
         `Started a daemon over a repository whose \`playbooks/filter_plugins/noise.py\` writes ${size.rounds} rounds of ${linesPerRound} ` +
           'malformed lines (`{"event": "stats"}`, wrong types, unknown kinds, non-JSON, binary, an empty line, a 5 MiB line) ' +

@@ -13,7 +13,7 @@ import type { SourceView } from '../../src/api/schemas.js';
 import { startDaemonFleet, type RunningDaemon } from '../../test/helpers/running-daemon.js';
 import { removeDir, tempDir } from '../../test/helpers/tmp.js';
 import { waitFor } from '../../test/helpers/wait.js';
-import { idle, localHosts, ms, percentile, reconfigureRepository, scenario, watchServing, type Mode, type Recorder, type ScenarioResult } from './common.js';
+import { idle, localHosts, ms, percentile, reconfigureRepository, scenario, watchServing, type Mode, type ServingWatch, type Recorder, type ScenarioResult } from './common.js';
 
 const sizes = { short: { pollMs: 1000, damages: ['a garbage HEAD'] }, full: { pollMs: 2000, damages: ['a garbage HEAD', 'a lost object store', 'a garbage config'] } } as const;
 type Damage = (typeof sizes.full.damages)[number];
@@ -29,8 +29,10 @@ export function sourceFaults(mode: Mode): Promise<ScenarioResult> {
   return scenario('source-faults', 'Source faults', mode, async (r) => {
     const sandbox = tempDir('fleetcd-torture-source-');
     const d = await startDaemonFleet({ 'playbooks/site.yml': playbook, 'motd.txt': 'one', 'inventories/web.yml': localHosts(sandbox, ['w1']) }, 'reconcile: { interval: 1h }');
-    const watch = watchServing(d, '/api/v1/status', 5000);
+    let watching: ServingWatch | undefined;
     try {
+      const watch = await watchServing(d, '/api/v1/status', 5000);
+      watching = watch;
       await reconfigureRepository(d, { pollInterval: `${size.pollMs}ms` });
       await idle(d);
       r.step(
@@ -45,7 +47,7 @@ export function sourceFaults(mode: Mode): Promise<ScenarioResult> {
       r.check('the daemon answered every status read throughout', seen.failures.length === 0 && seen.latencies.length > 0, `${seen.latencies.length} reads, ${seen.failures.length} failed${seen.failures.length ? `: ${seen.failures.slice(0, 3).join('; ')}` : ''}`);
       r.figure('status read latency during the faults p50 / p99 / max', `${ms(percentile(seen.latencies, 50))} / ${ms(percentile(seen.latencies, 99))} / ${ms(Math.max(...seen.latencies))}`);
     } finally {
-      await watch.stop();
+      await watching?.stop();
       await d.cleanup();
       removeDir(sandbox);
     }

@@ -16,7 +16,9 @@ export type DaemonProcess = {
 };
 
 export function spawnDaemon(configFile: string, env: Record<string, string> = {}): DaemonProcess {
-  const child = spawn(process.execPath, [fleetcdBin, 'serve', '--config', configFile], {
+  // FLEETCD_TEST_NODE_ARGS: node flags for the daemon alone (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
+  const nodeArgs = process.env.FLEETCD_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, fleetcdBin, 'serve', '--config', configFile], {
     cwd: projectDir,
     env: { ...process.env, FLEETCD_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
