@@ -77,10 +77,7 @@ async function fleetDaemon(count: number): Promise<{ base: string; daemon: Daemo
   );
   const daemon = spawnDaemon(config, { FLEETCD_LOG_LEVEL: 'warn' });
   cleanups.push(async () => {
-    if (daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon.stop();
   });
   const base = `http://127.0.0.1:${port}`;
   await waitFor('the daemon to list its targets', async () => {

@@ -49,16 +49,11 @@ describe('fleetcd CLI against a running daemon', () => {
         `api: { listen: "127.0.0.1:${port}", tokenFile: ${join(dir, 'api-token')} }\nreconcile: { mode: detect, interval: 1h }\n`,
     );
     daemon = spawnDaemon(config);
-    await settled('the startup check').catch((error: Error) => {
-      throw new Error(`${error.message}\n${daemon.output().slice(-4000)}`);
-    });
+    await daemon.withOutput(settled('the startup check'));
   });
 
   after(async () => {
-    if (daemon && daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon?.stop();
     repo?.cleanup();
     removeDir(dir);
   });

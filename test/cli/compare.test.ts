@@ -47,16 +47,11 @@ describe('fleetcd compare against a running daemon', { timeout: 300_000 }, () =>
         `api: { listen: "127.0.0.1:${port}", tokenFile: ${join(dir, 'api-token')} }\nreconcile: { mode: detect, interval: 1h }\n`,
     );
     daemon = spawnDaemon(config);
-    await idleAt('the startup checks', repo.head(), ['staging', 'production']).catch((error: Error) => {
-      throw new Error(`${error.message}\n${daemon.output().slice(-4000)}`);
-    });
+    await daemon.withOutput(idleAt('the startup checks', repo.head(), ['staging', 'production']));
   });
 
   after(async () => {
-    if (daemon && daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon?.stop();
     repo?.cleanup();
     removeDir(dir);
   });

@@ -43,16 +43,11 @@ describe('fleetcd read verbs against a daemon that wants a token to read', () =>
         `  tokens: [{ name: reader, file: ${join(dir, 'read-token')}, scope: read }] }\n`,
     );
     daemon = spawnDaemon(config);
-    await waitFor('the daemon to answer', async () => (await fetch(`${base}/healthz`)).ok, 30_000, 100).catch((error: Error) => {
-      throw new Error(`${error.message}\n${daemon.output().slice(-4000)}`);
-    });
+    await daemon.withOutput(waitFor('the daemon to answer', async () => (await fetch(`${base}/healthz`)).ok, 30_000, 100));
   });
 
   after(async () => {
-    if (daemon && daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon?.stop();
     repo?.cleanup();
     removeDir(dir);
   });

@@ -37,10 +37,7 @@ describe('the daemon keeps serving without its repository, then checks on schedu
   });
 
   after(async () => {
-    if (daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon.stop();
     repo.cleanup();
     removeDir(dir);
   });

@@ -125,10 +125,7 @@ describe('previews of pull requests, with commit statuses and comments on the fo
     `previews: { fromWebhooks: ${fromWebhooks}, comment: true, forge: { type: ${type}, url: "${forge.url}", tokenFile: ${join(dir, 'forge-token')} } }`;
 
   after(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon?.stop();
     await forge?.close();
     repo?.cleanup();
     if (dir) removeDir(dir);

@@ -13,6 +13,10 @@ export type DaemonProcess = {
   output(): string;
   /** Resolves with the exit code once the process has exited. */
   exit(): Promise<number | null>;
+  /** SIGTERM if it still runs, then waits for its exit (a test's `after`). */
+  stop(): Promise<void>;
+  /** The same wait, but a failure also says what the daemon printed last. */
+  withOutput<T>(wait: Promise<T>): Promise<T>;
 };
 
 export function spawnDaemon(configFile: string, env: Record<string, string> = {}): DaemonProcess {
@@ -30,7 +34,19 @@ export function spawnDaemon(configFile: string, env: Record<string, string> = {}
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, output: () => output, exit: () => exited };
+  return {
+    child,
+    output: () => output,
+    exit: () => exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    withOutput: (wait) =>
+      wait.catch((error: Error) => {
+        throw new Error(`${error.message}\n${output.slice(-4000)}`);
+      }),
+  };
 }
 
 /** Options of one CLI call: variables added to (or, when undefined, removed from) the test's environment. */

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedRuns, RunDetail, StatusView, TargetDetail } from '../../src/api/schemas.js';
-import { freePort, spawnDaemon, type DaemonProcess } from './daemon.js';
+import { freePort, getJson, spawnDaemon, type DaemonProcess } from './daemon.js';
 import { createFleetRepo, type FleetRepo } from './git.js';
 import { processesMentioning, killGroups } from './processes.js';
 import { removeDir, tempDir } from './tmp.js';
@@ -67,12 +67,7 @@ export async function startDaemonFleet(files: Record<string, string>, config = '
         `api: { listen: "127.0.0.1:${port}", tokenFile: ${JSON.stringify(tokenFile)}${more(keys.api)} }\n${extra}\n`,
     );
   writeConfig(config);
-  const get = async <T>(path: string): Promise<T> => {
-    const response = await fetch(`${base}${path}`);
-    const text = await response.text();
-    if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const get = <T>(path: string): Promise<T> => getJson<T>(base, path);
   const post = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
     const response = await fetch(`${base}${path}`, {
       method: 'POST',

@@ -102,10 +102,7 @@ describe('the status page in a browser, against the daemon over a real fleet', (
 
   after(async () => {
     await browser?.close();
-    if (daemon && daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exit();
-    }
+    await daemon?.stop();
     repo?.cleanup();
     if (dir) removeDir(dir);
   });
